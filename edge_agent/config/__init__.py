@@ -1,0 +1,64 @@
+"""The agent's configuration: one typed model per TOML section.
+
+`load_config(path)` reads and validates the file once; every problem found
+is reported as a `ConfigProblem` naming the file, line and key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .camera import CameraConfig
+from .hotlist import HotlistConfig
+from .mqtt import MqttConfig
+from .reader import ReaderConfig
+from .retention import RetentionConfig
+from .storage import StorageConfig
+from .tracker import TrackerConfig
+from .unit import UnitConfig
+
+DEFAULT_CONFIG_PATH = "/etc/edge-agent/agent.toml"
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    unit: UnitConfig = field(default_factory=UnitConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    hotlist: HotlistConfig = field(default_factory=HotlistConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    reader: ReaderConfig = field(default_factory=ReaderConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    path: str = ""  # the file it was loaded from
+
+
+SECTIONS = {
+    "unit": UnitConfig,
+    "camera": CameraConfig,
+    "hotlist": HotlistConfig,
+    "mqtt": MqttConfig,
+    "storage": StorageConfig,
+    "retention": RetentionConfig,
+    "reader": ReaderConfig,
+    "tracker": TrackerConfig,
+}
+
+from .loader import ConfigError, ConfigProblem, load_config  # noqa: E402
+
+__all__ = [
+    "AgentConfig",
+    "CameraConfig",
+    "ConfigError",
+    "ConfigProblem",
+    "DEFAULT_CONFIG_PATH",
+    "HotlistConfig",
+    "MqttConfig",
+    "ReaderConfig",
+    "RetentionConfig",
+    "SECTIONS",
+    "StorageConfig",
+    "TrackerConfig",
+    "UnitConfig",
+    "load_config",
+]

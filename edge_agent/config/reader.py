@@ -1,0 +1,40 @@
+"""[reader]: how plates are found and read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ENGINES = ("ppocr", "easyocr")
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    # ppocr: PP-OCRv6 on onnxruntime (default, no torch needed);
+    # easyocr: optional extra, needs torch.
+    engine: str = "ppocr"
+    # Longest side of the frame as given to the plate detector, in pixels.
+    detect_max_side: int = 1280
+    # Reads below this confidence are discarded before tracking.
+    min_confidence: float = 0.6
+    # Plates shorter than this (in frame pixels) are too small to read.
+    min_plate_height: int = 12
+    min_chars: int = 4
+    max_chars: int = 9
+    # Threads for model inference (the unit runs one pipeline).
+    threads: int = 1
+
+    def problems(self) -> list[tuple[str, str]]:
+        out = []
+        if self.engine not in ENGINES:
+            out.append(("engine", f"must be one of {', '.join(ENGINES)}"))
+        if not 320 <= self.detect_max_side <= 4096:
+            out.append(("detect_max_side", "must be between 320 and 4096"))
+        if not 0.0 <= self.min_confidence <= 1.0:
+            out.append(("min_confidence", "must be between 0 and 1"))
+        if self.min_plate_height < 6:
+            out.append(("min_plate_height", "must be at least 6"))
+        if not 1 <= self.min_chars <= self.max_chars <= 12:
+            out.append(("min_chars", "must satisfy 1 <= min_chars <= max_chars <= 12"))
+        if not 1 <= self.threads <= 16:
+            out.append(("threads", "must be between 1 and 16"))
+        return out

@@ -1,0 +1,26 @@
+"""[unit]: who this unit is, as central servers know it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Site and camera id become MQTT topic levels, so they must not contain the
+# topic separators or wildcards.
+_TOPIC_LEVEL = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+@dataclass(frozen=True)
+class UnitConfig:
+    site: str = ""
+    camera_id: str = ""
+
+    def problems(self) -> list[tuple[str, str]]:
+        out = []
+        for key in ("site", "camera_id"):
+            value = getattr(self, key)
+            if not value:
+                out.append((key, "is required"))
+            elif not _TOPIC_LEVEL.match(value):
+                out.append((key, "may hold only letters, digits, '.', '_' and '-'"))
+        return out
