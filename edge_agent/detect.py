@@ -1,0 +1,101 @@
+"""Plate detection: where in a frame a plate's character row is.
+
+The default detector finds text lines with PP-OCR's DB model and keeps the
+ones shaped like a plate's character row. A plate row split by its gap
+("6380 CCS") is joined back into one candidate, because the reader needs the
+whole row to read the plate, and the tracker needs one box per plate.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from .config import ReaderConfig
+from .ocr import TextBox, TextDetector, order_quad
+from .records import Box, Frame, PlateCandidate
+
+# A plate row is wider than tall; its shortest form ("53 NM" on a moped,
+# two-row US plates read row by row) is still ~1.3:1, and a row longer
+# than 12:1 is a shop sign or a road marking.
+MIN_ASPECT = 1.3
+MAX_ASPECT = 12.0
+
+
+class PlateDetector(Protocol):
+    def __call__(self, frame: Frame) -> list[PlateCandidate]: ...
+
+
+class TextLinePlateDetector:
+    """Plate candidates from a general text-line detector."""
+
+    def __init__(self, cfg: ReaderConfig, text_detector: TextDetector | None = None):
+        self.cfg = cfg
+        self.text_detector = text_detector or TextDetector(max_side=cfg.detect_max_side, threads=cfg.threads)
+
+    def __call__(self, frame: Frame) -> list[PlateCandidate]:
+        return self.candidates(frame.image)
+
+    def candidates(self, image: np.ndarray) -> list[PlateCandidate]:
+        h, w = image.shape[:2]
+        out = []
+        for line in join_rows(self.text_detector(image)):
+            quad = line.quad.copy()
+            quad[:, 0] = np.clip(quad[:, 0], 0, w - 1)
+            quad[:, 1] = np.clip(quad[:, 1], 0, h - 1)
+            width, height = quad_size(quad)
+            if height < self.cfg.min_plate_height or not MIN_ASPECT <= width / height <= MAX_ASPECT:
+                continue
+            out.append(PlateCandidate(box=bounding_box(quad), score=line.score, quad=quad))
+        out.sort(key=lambda c: c.score, reverse=True)
+        return out
+
+
+def quad_size(quad: np.ndarray) -> tuple[float, float]:
+    tl, tr, br, bl = quad
+    width = (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2
+    height = (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2
+    return float(width), float(max(height, 1.0))
+
+
+def bounding_box(quad: np.ndarray) -> Box:
+    x0, y0 = np.floor(quad.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(quad.max(axis=0)).astype(int)
+    return Box(int(x0), int(y0), int(x1 - x0), int(y1 - y0))
+
+
+def join_rows(lines: list[TextBox]) -> list[TextBox]:
+    """Join text boxes that sit side by side on one row with a small gap."""
+    lines = sorted(lines, key=lambda b: float(b.quad[:, 0].min()))
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(lines)):
+            for j in range(i + 1, len(lines)):
+                if _same_row(lines[i], lines[j]):
+                    points = np.vstack([lines[i].quad, lines[j].quad])
+                    quad = order_quad(cv2.boxPoints(cv2.minAreaRect(points)))
+                    lines[i] = TextBox(quad, max(lines[i].score, lines[j].score))
+                    del lines[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return lines
+
+
+def _same_row(a: TextBox, b: TextBox) -> bool:
+    ha, hb = quad_size(a.quad)[1], quad_size(b.quad)[1]
+    if max(ha, hb) > 1.35 * min(ha, hb):
+        return False
+    ay0, ay1 = a.quad[:, 1].min(), a.quad[:, 1].max()
+    by0, by1 = b.quad[:, 1].min(), b.quad[:, 1].max()
+    overlap = min(ay1, by1) - max(ay0, by0)
+    if overlap < 0.6 * min(ay1 - ay0, by1 - by0):
+        return False
+    gap = max(b.quad[:, 0].min() - a.quad[:, 0].max(), a.quad[:, 0].min() - b.quad[:, 0].max())
+    # A plate's gap between character groups is under a character height;
+    # words on a car badge or sign sit further apart.
+    return gap < 0.8 * min(ha, hb)

@@ -1,0 +1,195 @@
+"""PP-OCR text detection and recognition on onnxruntime, without torch.
+
+The ONNX models are PP-OCRv6 small (Apache-2.0), shipped inside the PyPI
+wheel `rapidocr`; only the model files are used, checked against the
+checksums below so a changed wheel cannot silently change what the unit
+reads. Pre- and post-processing are done here with OpenCV and NumPy, which
+keeps the per-frame path short and under our control (the plate stages need
+the raw boxes and per-character probabilities, not just strings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import AgentError
+
+log = logging.getLogger(__name__)
+
+MODEL_SHA256 = {
+    "PP-OCRv6_det_small.onnx": "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f",
+    "PP-OCRv6_rec_small.onnx": "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
+}
+
+PLATE_CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def model_path(name: str) -> Path:
+    """Locate a model shipped in the rapidocr wheel and verify its checksum."""
+    try:
+        path = Path(str(resources.files("rapidocr") / "models" / name))
+    except ModuleNotFoundError as exc:
+        raise AgentError("reader: the 'rapidocr' package (which ships the OCR models) is not installed") from exc
+    if not path.is_file():
+        raise AgentError(f"reader: model file missing: {path}")
+    _verify(path, MODEL_SHA256[name])
+    return path
+
+
+@lru_cache(maxsize=None)
+def _verify(path: Path, expected: str) -> None:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != expected:
+        raise AgentError(f"reader: model file {path} has checksum {digest[:12]}..., expected {expected[:12]}...")
+
+
+def _session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    # The arena keeps the largest activation ever seen; on a 2 GB unit a
+    # steady footprint matters more than the last few percent of speed.
+    opts.enable_cpu_mem_arena = False
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+@dataclass(frozen=True)
+class TextBox:
+    quad: np.ndarray  # 4x2 float32, clockwise from top-left, frame pixels
+    score: float
+
+
+def order_quad(points: np.ndarray) -> np.ndarray:
+    """Order 4 points clockwise from top-left."""
+    pts = np.asarray(points, dtype=np.float32).reshape(4, 2)
+    by_x = pts[np.argsort(pts[:, 0])]
+    left, right = by_x[:2], by_x[2:]
+    tl, bl = left[np.argsort(left[:, 1])]
+    tr, br = right[np.argsort(right[:, 1])]
+    return np.array([tl, tr, br, bl], dtype=np.float32)
+
+
+class TextDetector:
+    """DB text detector: returns the text lines of an image as quads."""
+
+    def __init__(self, max_side: int = 1280, threads: int = 1, thresh: float = 0.3,
+                 box_thresh: float = 0.5, unclip_ratio: float = 1.6):
+        self.session = _session(model_path("PP-OCRv6_det_small.onnx"), threads)
+        self.max_side = max_side
+        self.thresh = thresh
+        self.box_thresh = box_thresh
+        self.unclip_ratio = unclip_ratio
+
+    def __call__(self, image: np.ndarray) -> list[TextBox]:
+        h, w = image.shape[:2]
+        scale = min(1.0, self.max_side / max(h, w))
+        rh = max(32, int(round(h * scale / 32)) * 32)
+        rw = max(32, int(round(w * scale / 32)) * 32)
+        resized = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        blob = (resized.astype(np.float32) * (2.0 / 255.0) - 1.0).transpose(2, 0, 1)[None]
+        prob = self.session.run(None, {"x": blob})[0][0, 0]
+        return self._boxes(prob, sx=w / rw, sy=h / rh)
+
+    def _boxes(self, prob: np.ndarray, sx: float, sy: float) -> list[TextBox]:
+        mask = cv2.dilate((prob > self.thresh).astype(np.uint8), np.ones((2, 2), np.uint8))
+        contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+        out = []
+        for contour in contours[:1000]:
+            (cx, cy), (rw, rh), angle = cv2.minAreaRect(contour)
+            if min(rw, rh) < 3:
+                continue
+            quad = cv2.boxPoints(((cx, cy), (rw, rh), angle))
+            score = _mean_inside(prob, quad)
+            if score < self.box_thresh:
+                continue
+            # DB predicts a shrunk text kernel; grow it back by the distance
+            # the model was trained to shrink it by (area * ratio / perimeter).
+            d = rw * rh * self.unclip_ratio / (2 * (rw + rh))
+            quad = cv2.boxPoints(((cx, cy), (rw + 2 * d, rh + 2 * d), angle))
+            quad[:, 0] *= sx
+            quad[:, 1] *= sy
+            out.append(TextBox(order_quad(quad), float(score)))
+        return out
+
+
+def _mean_inside(prob: np.ndarray, quad: np.ndarray) -> float:
+    h, w = prob.shape
+    x0, y0 = np.clip(np.floor(quad.min(0)).astype(int), 0, [w - 1, h - 1])
+    x1, y1 = np.clip(np.ceil(quad.max(0)).astype(int), 0, [w - 1, h - 1])
+    mask = np.zeros((y1 - y0 + 1, x1 - x0 + 1), np.uint8)
+    cv2.fillPoly(mask, [(quad - [x0, y0]).astype(np.int32)], 1)
+    return float(cv2.mean(prob[y0:y1 + 1, x0:x1 + 1], mask)[0])
+
+
+def rectify(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """Warp the quad's content to an upright rectangle."""
+    tl, tr, br, bl = quad
+    width = int(round(max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl))))
+    height = int(round(max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))))
+    width, height = max(width, 2), max(height, 2)
+    dst = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
+    return cv2.warpPerspective(image, matrix, (width, height), flags=cv2.INTER_CUBIC,
+                               borderMode=cv2.BORDER_REPLICATE)
+
+
+@dataclass(frozen=True)
+class TextLine:
+    text: str  # characters from the allowed set, spaces dropped
+    confidence: float  # mean probability of the emitted characters
+    char_probs: tuple[float, ...]
+
+
+class TextRecognizer:
+    """CTC line recognizer, decoding only the characters a plate can hold."""
+
+    HEIGHT = 48
+    MAX_WIDTH = 480
+
+    def __init__(self, threads: int = 1, charset: str = PLATE_CHARSET):
+        self.session = _session(model_path("PP-OCRv6_rec_small.onnx"), threads)
+        meta = self.session.get_modelmeta().custom_metadata_map
+        vocabulary = ["<blank>"] + meta["character"].splitlines() + [" "]
+        index = {ch: i for i, ch in enumerate(vocabulary)}
+        # Restricting the argmax to plate characters (plus blank and space,
+        # which only separate characters) stops the multilingual model from
+        # spending probability on punctuation and CJK look-alikes.
+        keep = [0, index[" "]] + [index[ch] for ch in charset]
+        self._keep = np.array(keep)
+        self._labels = ["", " "] + list(charset)
+
+    def __call__(self, crops: list[np.ndarray]) -> list[TextLine]:
+        if not crops:
+            return []
+        widths = [min(self.MAX_WIDTH, max(8, math.ceil(self.HEIGHT * c.shape[1] / max(1, c.shape[0])))) for c in crops]
+        batch = np.zeros((len(crops), 3, self.HEIGHT, max(widths)), np.float32)
+        for i, (crop, width) in enumerate(zip(crops, widths)):
+            resized = cv2.resize(crop, (width, self.HEIGHT), interpolation=cv2.INTER_CUBIC)
+            batch[i, :, :, :width] = (resized.astype(np.float32) * (2.0 / 255.0) - 1.0).transpose(2, 0, 1)
+        probs = self.session.run(None, {"x": batch})[0]
+        return [self._decode(p) for p in probs]
+
+    def _decode(self, probs: np.ndarray) -> TextLine:
+        sub = probs[:, self._keep]
+        best = sub.argmax(axis=1)
+        chars, char_probs = [], []
+        previous = -1
+        for t, k in enumerate(best):
+            if k != previous and k > 1:
+                chars.append(self._labels[k])
+                char_probs.append(float(sub[t, k]))
+            previous = k
+        confidence = float(np.mean(char_probs)) if char_probs else 0.0
+        return TextLine("".join(chars), confidence, tuple(char_probs))
