@@ -1,0 +1,130 @@
+"""The `edge-agent` command.
+
+Every command turns bad input into one line on stderr and an exit code
+(0 ok, 1 runtime failure, 2 bad input); tracebacks only with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+from . import __version__
+from .config import DEFAULT_CONFIG_PATH, ConfigError, ReaderConfig, load_config
+from .config.reader import ENGINES
+from .errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, AgentError
+
+log = logging.getLogger("edge_agent")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .service import Agent
+
+    cfg = load_config(args.config)
+    agent = Agent(cfg)
+
+    def on_signal(signum, _frame):
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        agent.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    queued = agent.run(drain_timeout=args.drain_timeout)
+    if queued:
+        raise AgentError(f"{queued} hit(s) not yet acknowledged by the broker {cfg.mqtt.host}:{cfg.mqtt.port}; "
+                         f"they stay in the outbox under {cfg.storage.data_dir} and go out on the next run")
+    return EXIT_OK
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from .match import load_hotlist
+
+    cfg = load_config(args.config)
+    problems = list(load_hotlist(cfg.hotlist.path).row_problems)
+    for problem in problems:
+        print(f"{problem} (hotlist row)", file=sys.stderr)
+    if problems:
+        return EXIT_USAGE
+    print(f"{args.config}: ok")
+    return EXIT_OK
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from .scan import print_jsonl, print_table, scan
+
+    reader_cfg = load_config(args.config).reader if args.config else ReaderConfig()
+    if args.engine:
+        reader_cfg = ReaderConfig(**{**reader_cfg.__dict__, "engine": args.engine})
+    results = scan(args.paths, reader_cfg)
+    (print_jsonl if args.jsonl else print_table)(results)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.workdir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge-agent", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"edge-agent {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks (for developers)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run the agent on the configured camera")
+    p.add_argument("--config", default=DEFAULT_CONFIG_PATH, help=f"config file (default {DEFAULT_CONFIG_PATH})")
+    p.add_argument("--drain-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="after a file or folder source ends, wait this long for the broker to take "
+                        "queued hits (default 30)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check-config", help="validate a config file and its hot list")
+    p.add_argument("config", nargs="?", default=DEFAULT_CONFIG_PATH, help="config file")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("scan", help="read plates in photos, videos or folders; nothing is stored or sent")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--jsonl", action="store_true", help="one JSON object per photo or frame")
+    p.add_argument("--engine", choices=ENGINES, help="reader engine (default: ppocr)")
+    p.add_argument("--config", help="take the [reader] settings from this config file")
+    p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("demo", help="run the whole chain on rendered footage with a private broker")
+    p.add_argument("--workdir", help="keep the demo's files here (default: a temporary folder)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return exc.exit_code
+    except AgentError as exc:
+        if args.debug:
+            raise
+        print(f"edge-agent: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK  # `edge-agent scan ... | head` is not an error
+    except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
+        if args.debug:
+            raise
+        print(f"edge-agent: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
+              file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
