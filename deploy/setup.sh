@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install edge-agent into ./.venv on Debian 12 or Raspberry Pi OS (64-bit).
+#   deploy/setup.sh          the agent and its demo
+#   deploy/setup.sh --test   the same plus the test tools
+#   deploy/setup.sh --easyocr   also the optional EasyOCR reader (needs torch)
+# Safe to run again: it only adds what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=()
+for arg in "$@"; do
+  case "$arg" in
+    --test) extras+=(test) ;;
+    --easyocr) extras+=(easyocr) ;;
+    *) echo "setup.sh: unknown option: $arg (use --test or --easyocr)" >&2; exit 2 ;;
+  esac
+done
+
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+  echo "setup.sh: python3 is $(python3 -V 2>&1); edge-agent needs 3.11 or newer (Debian 12 / Pi OS bookworm)" >&2
+  exit 2
+}
+
+# System packages: venv support, and mosquitto, which the demo and the tests
+# start privately on a loopback port (a unit itself needs no local broker).
+apt_pkgs=()
+python3 -c 'import ensurepip' 2>/dev/null || apt_pkgs+=(python3-venv)
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || apt_pkgs+=(mosquitto)
+if [ ${#apt_pkgs[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  echo "setup.sh: installing ${apt_pkgs[*]} with apt-get"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${apt_pkgs[@]}" >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+spec="."
+if [ ${#extras[@]} -gt 0 ]; then spec=".[$(IFS=,; echo "${extras[*]}")]"; fi
+.venv/bin/pip install --quiet --disable-pip-version-check -c deploy/constraints.txt -e "$spec"
+echo "setup.sh: ready: .venv/bin/edge-agent"
