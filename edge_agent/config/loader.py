@@ -1,0 +1,250 @@
+"""Reading agent.toml: every problem at once, each naming file, line and key.
+
+A technician fixing a unit over a slow link wants all the mistakes in one
+pass, each with a line to jump to. tomllib forgets where values were, so a
+small scanner over the raw text recovers the line of each header and key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import tomllib
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..errors import InputError
+from . import SECTIONS, AgentConfig
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    file: str
+    line: int
+    key: str  # dotted: "mqtt.port"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.key}: {self.message}"
+
+
+class ConfigError(InputError):
+    """The config cannot be used; `problems` holds every reason found."""
+
+    def __init__(self, problems: Iterable[ConfigProblem]):
+        self.problems: list[ConfigProblem] = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+# Relative paths are taken from the config file's folder so that a config and
+# its hot list can be copied to a unit together.
+_PATH_KEYS = {
+    "camera": ("source",),
+    "hotlist": ("path",),
+    "storage": ("data_dir",),
+    "mqtt": ("ca_file", "cert_file", "key_file", "password_file"),
+}
+# Files the agent cannot start without; the camera is left out on purpose: a
+# device may be plugged in after start, and capture reports it then.
+_MUST_EXIST = {
+    "hotlist": ("path",),
+    "mqtt": ("ca_file", "cert_file", "key_file", "password_file"),
+}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+def load_config(path: str | os.PathLike[str]) -> AgentConfig:
+    """Read and validate the config; raise ConfigError listing every problem."""
+    file = str(path)
+    text = _read(file)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([_syntax_problem(file, text, exc)]) from None
+
+    lines = _scan_lines(text)
+
+    def line_of(key: str) -> int:
+        # A key that is absent (say, a required one) points at its section.
+        return lines.get(key) or lines.get(key.split(".")[0]) or 1
+
+    problems: list[ConfigProblem] = []
+    for name, value in data.items():
+        if name not in SECTIONS:
+            kind = "section" if isinstance(value, dict) else "key"
+            problems.append(ConfigProblem(file, line_of(name), name, _unknown(kind, name, SECTIONS)))
+        elif not isinstance(value, dict):
+            problems.append(ConfigProblem(file, line_of(name), name, "must be a [section]"))
+
+    base = os.path.dirname(os.path.abspath(file))
+    sections: dict[str, Any] = {}
+    for name, cls in SECTIONS.items():
+        raw = data.get(name)
+        section, found = _check_section(name, cls, raw if isinstance(raw, dict) else {}, base)
+        sections[name] = section
+        problems += [ConfigProblem(file, line_of(f"{name}.{k}"), f"{name}.{k}", m) for k, m in found]
+
+    if problems:
+        raise ConfigError(sorted(problems, key=lambda p: p.line))
+    return AgentConfig(**sections, path=file)
+
+
+def _read(file: str) -> str:
+    try:
+        return Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        reason = "no such file"
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+    except UnicodeDecodeError:
+        reason = "is not UTF-8 text"
+    raise ConfigError([ConfigProblem(file, 1, "file", reason)])
+
+
+def _syntax_problem(file: str, text: str, exc: tomllib.TOMLDecodeError) -> ConfigProblem:
+    message = str(exc)
+    where = re.search(r"\s*\(at line (\d+), column (\d+)\)", message)
+    if where:
+        line = int(where[1])
+        message = f"{message[: where.start()]} (column {where[2]})"
+    else:  # "(at end of document)"
+        line = text.count("\n") + 1
+        message = re.sub(r"\s*\(at end of document\)", " (at end of file)", message)
+    return ConfigProblem(file, line, "toml", message[:1].lower() + message[1:])
+
+
+def _check_section(
+    name: str, cls: type, raw: dict[str, Any], base: str
+) -> tuple[Any, list[tuple[str, str]]]:
+    """Build one section from its table; return it and its (key, message) problems."""
+    types = typing.get_type_hints(cls)
+    known = [f.name for f in dataclasses.fields(cls)]
+    values: dict[str, Any] = {}
+    found: list[tuple[str, str]] = []
+    for key, value in raw.items():
+        if key not in known:
+            found.append((key, _unknown("key", key, known)))
+        elif (typed := _as_type(value, types[key])) is None:
+            found.append((key, f"must be {_TYPE_NAMES[types[key]]}"))
+        else:
+            values[key] = typed
+
+    section = _resolve_paths(name, cls(**values), base)
+    # A key already reported for its type was left at its default, which
+    # problems() might then flag again ("is required"); once is enough.
+    reported = {key for key, _ in found}
+    later = section.problems() + _missing_files(name, section)
+    found += [(key, message) for key, message in later if key not in reported]
+    return section, found
+
+
+def _as_type(value: Any, kind: type) -> Any:
+    """The value as `kind`, or None if TOML gave something else."""
+    if kind is bool:
+        return value if isinstance(value, bool) else None
+    if isinstance(value, bool):  # bool is an int in Python, but not in TOML
+        return None
+    if kind is float and isinstance(value, int):
+        return float(value)
+    return value if isinstance(value, kind) else None
+
+
+def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"unknown {kind}" + (f" (did you mean '{close[0]}'?)" if close else "")
+
+
+def _is_device_or_url(source: str) -> bool:
+    return "://" in source or source.startswith("/dev/video") or source.isdigit()
+
+
+def _resolve_paths(name: str, section: Any, base: str) -> Any:
+    changes = {}
+    for key in _PATH_KEYS.get(name, ()):
+        value = getattr(section, key)
+        if not value or os.path.isabs(value) or (key == "source" and _is_device_or_url(value)):
+            continue
+        changes[key] = os.path.normpath(os.path.join(base, value))
+    return dataclasses.replace(section, **changes) if changes else section
+
+
+def _missing_files(name: str, section: Any) -> list[tuple[str, str]]:
+    found = []
+    for key in _MUST_EXIST.get(name, ()):
+        value = getattr(section, key)
+        if not value:
+            continue  # empty means "not used" or is reported as required
+        if not os.path.exists(value):
+            found.append((key, f"no such file: {value}"))
+        elif not os.path.isfile(value):
+            found.append((key, f"not a file: {value}"))
+    return found
+
+
+# --- where each header and key is -------------------------------------------
+
+_KEY_PART = r"""(?:"(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)"""
+_PART = re.compile(_KEY_PART)
+_HEADER = re.compile(rf"\[\[?\s*(?P<name>{_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(rf"(?P<key>{_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*=")
+
+
+def _dotted(text: str) -> list[str]:
+    return [part.strip("\"'") for part in _PART.findall(text)]
+
+
+def _scan_lines(text: str) -> dict[str, int]:
+    """Map "section" to its header line and "section.key" to its key line."""
+    lines: dict[str, int] = {}
+    table: list[str] = []
+    depth, open_string = 0, None  # inside a multi-line array or string
+    # TOML counts only "\n" as a line break; str.splitlines() counts more.
+    for number, raw in enumerate(text.split("\n"), start=1):
+        rest = raw.strip()
+        if open_string:
+            end = raw.find(open_string)
+            if end < 0:
+                continue
+            rest, open_string = raw[end + 3 :], None
+        elif depth == 0:
+            if header := _HEADER.match(rest):
+                table = _dotted(header["name"])
+                lines.setdefault(".".join(table), number)
+                continue
+            if key := _KEY.match(rest):
+                parts = table + _dotted(key["key"])
+                # A dotted key (a.b = 1) also places its parent, "a".
+                for i in range(len(table) + 1, len(parts) + 1):
+                    lines.setdefault(".".join(parts[:i]), number)
+                rest = rest[key.end() :]
+        depth, open_string = _skip_value(rest, depth)
+    return lines
+
+
+def _skip_value(text: str, depth: int) -> tuple[int, str | None]:
+    """Walk past a value; return the bracket depth and any unclosed triple quote."""
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "#":
+            break
+        if text.startswith(('"""', "'''"), i):
+            end = text.find(text[i : i + 3], i + 3)
+            if end < 0:
+                return depth, text[i : i + 3]
+            i = end + 3
+            continue
+        if c in "\"'":
+            i += 1
+            while i < len(text) and text[i] != c:
+                i += 2 if c == '"' and text[i] == "\\" else 1
+        elif c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+        i += 1
+    return depth, None
