@@ -1,0 +1,219 @@
+"""One vehicle's reads across frames -> one VehicleRead, by vote.
+
+Association is by position, not text: several vehicles are in view at once
+and the same plate reads differently frame to frame ('6380CCS', '6380CC',
+'G380CCS'). A read joins the open track whose predicted plate centre is
+nearest, within `max_jump_plate_widths` plate widths; text similarity only
+nudges the choice between tracks at nearly equal distance.
+
+Privacy: nothing here logs plate text; most reads match no hot list.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from difflib import SequenceMatcher
+from typing import TYPE_CHECKING, Callable
+
+from .plates import fold
+from .records import Box, PlateRead, VehicleRead
+
+if TYPE_CHECKING:
+    from .config.tracker import TrackerConfig
+
+log = logging.getLogger(__name__)
+
+MAX_READS_PER_TRACK = 50  # best reads kept; a parked car must not grow memory
+MAX_TRACK_SECONDS = 60.0  # older tracks are emitted and a new one starts
+MAX_OPEN_TRACKS = 64  # a flood of ghost reads must not grow memory either
+# Weight of text dissimilarity (0..1) in the association cost, in plate
+# widths: a tie-breaker between tracks at nearly the same distance.
+TEXT_WEIGHT = 0.1
+
+
+@dataclass(eq=False)  # identity: tracks hold numpy crops
+class _Track:
+    id: int
+    first_seen: datetime
+    last_seen: datetime
+    last_box: Box
+    reads: list[PlateRead] = field(default_factory=list)
+    count: int = 0  # all reads ever added, including those dropped by the cap
+    velocity: tuple[float, float] = (0.0, 0.0)  # pixels per second
+
+    def predicted(self, now: datetime) -> tuple[float, float]:
+        dt = max(0.0, (now - self.last_seen).total_seconds())  # clock may step back
+        cx, cy = self.last_box.center
+        return (cx + self.velocity[0] * dt, cy + self.velocity[1] * dt)
+
+    def add(self, read: PlateRead, now: datetime, cap: int) -> None:
+        if self.count:
+            dt = (now - self.last_seen).total_seconds()
+            if dt > 0:
+                (ox, oy), (nx, ny) = self.last_box.center, read.box.center
+                v = ((nx - ox) / dt, (ny - oy) / dt)
+                # The first measured velocity is taken as is; later ones are
+                # smoothed so one jittery box does not throw the prediction.
+                if self.count == 1:
+                    self.velocity = v
+                else:
+                    vx, vy = self.velocity
+                    self.velocity = (0.5 * (vx + v[0]), 0.5 * (vy + v[1]))
+        if read.crop.base is not None:
+            # A crop sliced out of the frame would pin the whole frame in
+            # memory for as long as the read is kept.
+            read = replace(read, crop=read.crop.copy())
+        self.reads.append(read)
+        if len(self.reads) > cap:
+            # Drop the weakest read (the earliest among equals).
+            worst = min(range(len(self.reads)), key=lambda i: self.reads[i].confidence)
+            del self.reads[worst]
+        self.count += 1
+        self.last_seen = max(self.last_seen, now)
+        self.last_box = read.box
+
+
+class Tracker:
+    """Groups per-frame PlateReads into tracks and votes each closed track."""
+
+    def __init__(
+        self,
+        cfg: TrackerConfig,
+        max_reads: int = MAX_READS_PER_TRACK,
+        max_track_seconds: float = MAX_TRACK_SECONDS,
+    ):
+        self.cfg = cfg
+        self.max_reads = max_reads
+        self.max_track_seconds = max_track_seconds
+        self._tracks: list[_Track] = []
+        self._next_id = 0
+
+    @property
+    def open_tracks(self) -> int:
+        return len(self._tracks)
+
+    def update(self, reads: list[PlateRead], now: datetime) -> list[VehicleRead]:
+        """Add one frame's reads; return the vehicles whose tracks closed."""
+        # Close stale tracks first, so a new car stopping where an old one
+        # stood does not inherit its reads. abs(): a clock stepped back (NTP,
+        # a new file) must close tracks too, not leave them open for hours.
+        gap = self.cfg.max_gap_seconds
+        closed = self._take(lambda t: abs((now - t.last_seen).total_seconds()) > gap)
+        # A read without text carries nothing to vote on.
+        self._associate([r for r in reads if r.text], now)
+        age = self.max_track_seconds
+        closed += self._take(lambda t: abs((now - t.first_seen).total_seconds()) >= age)
+        if len(self._tracks) > MAX_OPEN_TRACKS:
+            by_age = sorted(self._tracks, key=lambda t: (t.last_seen, t.id))
+            oldest = {t.id for t in by_age[: len(by_age) - MAX_OPEN_TRACKS]}
+            closed += self._take(lambda t: t.id in oldest)
+        return self._vote_all(closed)
+
+    def flush(self) -> list[VehicleRead]:
+        """Close every open track (end of a file or stream)."""
+        return self._vote_all(self._take(lambda t: True))
+
+    def _take(self, pred: Callable[[_Track], bool]) -> list[_Track]:
+        keep: list[_Track] = []
+        out: list[_Track] = []
+        for t in self._tracks:
+            (out if pred(t) else keep).append(t)
+        self._tracks = keep
+        return out
+
+    def _associate(self, reads: list[PlateRead], now: datetime) -> None:
+        pairs: list[tuple[float, int, int]] = []
+        for ti, t in enumerate(self._tracks):
+            px, py = t.predicted(now)
+            width = max(1.0, float(t.last_box.w))
+            last_text = fold(max(t.reads, key=lambda r: r.confidence).text)
+            for ri, r in enumerate(reads):
+                cx, cy = r.box.center
+                jump = math.hypot(cx - px, cy - py) / width
+                if jump > self.cfg.max_jump_plate_widths:
+                    continue
+                sim = SequenceMatcher(None, last_text, fold(r.text)).ratio()
+                pairs.append((jump + TEXT_WEIGHT * (1.0 - sim), ti, ri))
+        # Greedy, cheapest pair first: one read per track, one track per read.
+        pairs.sort()
+        used_t: set[int] = set()
+        used_r: set[int] = set()
+        for _, ti, ri in pairs:
+            if ti in used_t or ri in used_r:
+                continue
+            used_t.add(ti)
+            used_r.add(ri)
+            self._tracks[ti].add(reads[ri], now, self.max_reads)
+        for ri, r in enumerate(reads):
+            if ri not in used_r:
+                t = _Track(self._next_id, now, now, r.box)
+                self._next_id += 1
+                t.add(r, now, self.max_reads)
+                self._tracks.append(t)
+
+    def _vote_all(self, tracks: list[_Track]) -> list[VehicleRead]:
+        out = []
+        for t in sorted(tracks, key=lambda t: t.id):
+            if t.count < self.cfg.min_frames:
+                log.debug("track %d discarded: %d frame(s)", t.id, t.count)
+                continue
+            out.append(vote(t.reads, t.count, t.first_seen, t.last_seen))
+            log.debug("track %d closed: %d frames", t.id, t.count)
+        return out
+
+
+def vote(
+    reads: list[PlateRead], frames: int, first_seen: datetime, last_seen: datetime
+) -> VehicleRead:
+    """Merge one track's reads into one VehicleRead.
+
+    1. The text with the largest summed confidence wins; its length L is the
+       plate's length.
+    2. Each position is re-voted among the reads of length L (summed
+       confidence per character), which fixes a character misread in a
+       minority of frames even when no single read is right throughout.
+    3. confidence = sum over reads r and positions i of c_r * [len(r) == L
+       and r[i] == text[i]], divided by (N * L), N = number of reads kept.
+       It is the mean per-character support: equal to the reads' mean
+       confidence when all agree, and scaled down by every disagreeing
+       character or read of another length. Always in 0..1.
+    """
+    by_text: dict[str, float] = defaultdict(float)
+    for r in reads:
+        by_text[r.text] += r.confidence
+    # Ties go to the text read more often, then to the alphabetically first,
+    # so the result does not depend on dict order.
+    winner = min(by_text, key=lambda s: (-by_text[s], -sum(r.text == s for r in reads), s))
+    same_len = [r for r in reads if len(r.text) == len(winner)]
+
+    chars = []
+    for i, own in enumerate(winner):
+        score: dict[str, float] = defaultdict(float)
+        for r in same_len:
+            score[r.text[i]] += r.confidence
+        chars.append(max(score, key=lambda c: (score[c], c == own, c)))
+    text = "".join(chars)
+
+    support = sum(r.confidence for r in same_len for a, b in zip(r.text, text) if a == b)
+    confidence = support / (len(reads) * len(text)) if reads and text else 0.0
+
+    # The best picture is the most confident read of the final text; if the
+    # per-position vote produced a text no single frame read, the closest.
+    def closeness(r: PlateRead) -> tuple[int, float]:
+        return (-sum(a != b for a, b in zip(r.text, text)), r.confidence)
+
+    best = max(same_len, key=closeness)
+    return VehicleRead(
+        text=text,
+        confidence=min(1.0, max(0.0, confidence)),
+        captured_at=best.captured_at,
+        first_seen=first_seen,
+        last_seen=last_seen,
+        frames=frames,
+        box=best.box,
+        crop=best.crop,
+    )
