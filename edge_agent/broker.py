@@ -6,6 +6,7 @@ Debian `mosquitto` binary with a throw-away config bound to 127.0.0.1 only.
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -48,6 +49,9 @@ class LocalBroker:
             f"listener {self.port} {self.host}\n"
             "allow_anonymous true\n"
             "persistence false\n"
+            # Run as root, mosquitto would switch to its own user and could
+            # then not write its log in our private folder.
+            f"user {getpass.getuser()}\n"
             f"log_dest file {self.log}\n"
             f"{extra_conf}"
         )
