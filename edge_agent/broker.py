@@ -2,12 +2,15 @@
 
 The unit itself never runs a broker; central servers do. This starts the
 Debian `mosquitto` binary with a throw-away config bound to 127.0.0.1 only.
+It can be stopped, paused, killed and restarted on the same port, which is
+how the tests play a broker outage.
 """
 
 from __future__ import annotations
 
 import getpass
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -33,6 +36,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
 class LocalBroker:
     """`with LocalBroker() as b:` -> a running broker at b.host:b.port."""
 
@@ -44,7 +55,8 @@ class LocalBroker:
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="edge-agent-broker-")
         self.workdir = Path(workdir or self._tmp.name)
         self.conf = self.workdir / "mosquitto.conf"
-        self.log = self.workdir / "mosquitto.log"
+        self.log_path = self.workdir / "mosquitto.log"
+        self.stderr_path = self.workdir / "mosquitto.stderr"
         self.conf.write_text(
             f"listener {self.port} {self.host}\n"
             "allow_anonymous true\n"
@@ -52,39 +64,64 @@ class LocalBroker:
             # Run as root, mosquitto would switch to its own user and could
             # then not write its log in our private folder.
             f"user {getpass.getuser()}\n"
-            f"log_dest file {self.log}\n"
+            f"log_dest file {self.log_path}\n"
+            "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
             f"{extra_conf}"
         )
         self._proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 10.0) -> "LocalBroker":
-        self._proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise AgentError(f"mosquitto exited at start (code {self._proc.returncode}); see {self.log}")
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.2):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise AgentError(f"mosquitto did not listen on {self.host}:{self.port} within {timeout:.0f} s")
-
-    def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        self._proc = None
-
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    def start(self, timeout: float = 10.0) -> "LocalBroker":
+        if self.running:
+            return self
+        # stderr to a file, not a pipe nobody reads that could fill and stall it.
+        with open(self.stderr_path, "ab") as err:
+            self._proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + timeout
+        while not _accepts(self.host, self.port):
+            if self._proc.poll() is not None:
+                self._proc = None
+                raise AgentError(f"mosquitto exited at start on port {self.port}: {self.log().strip()[-300:]}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise AgentError(f"mosquitto did not listen on {self.host}:{self.port} within {timeout:.0f} s")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        proc.send_signal(signal.SIGCONT)  # a paused broker cannot act on SIGTERM
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+    def pause(self) -> None:
+        """Freeze the broker: connections stay open but nothing is acknowledged."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        """Crash the broker (SIGKILL works on a paused one too); start() revives it."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait(5)
+
+    def log(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in (self.stderr_path, self.log_path) if p.exists())
 
     def close(self) -> None:
         self.stop()

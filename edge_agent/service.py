@@ -9,7 +9,6 @@ outbox before anything is sent; a read that matches nothing is forgotten
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -24,7 +23,7 @@ from .config import AgentConfig
 from .detect import PlateDetector, TextLinePlateDetector
 from .errors import AgentError
 from .match import Matcher, load_hotlist
-from .publish import HitPublisher, build_alert, hit_topic
+from .publish import HitPublisher, build_alert, encode_alert, hit_topic
 from .read import PlateReader, make_reader
 from .records import Hit, VehicleRead
 from .store import Store
@@ -125,8 +124,7 @@ class Agent:
             raise AgentError("could not encode a plate crop as JPEG")
         crop_jpeg = jpeg.tobytes()
         alert_id = str(uuid.uuid4())
-        payload = json.dumps(build_alert(hit, self.cfg.unit, alert_id=alert_id, crop_jpeg=crop_jpeg),
-                             separators=(",", ":")).encode()
+        payload = encode_alert(build_alert(hit, self.cfg.unit, alert_id=alert_id, crop_jpeg=crop_jpeg))
         self.store.add_hit(hit, alert_id=alert_id, topic=self.topic, payload=payload, crop_jpeg=crop_jpeg)
         self.stats.hits += 1
         log.info("hit %s: plate %s (%s %s), confidence %.2f over %d frames", alert_id, hit.entry.plate,
