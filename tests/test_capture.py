@@ -18,8 +18,8 @@ from edge_agent.capture import LiveSource, natural_key, open_source, redact, sou
 from edge_agent.config.camera import CameraConfig
 from edge_agent.errors import InputError
 
-DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-VIDEO = DATASETS / "videos" / "highway-es.mp4"
+from datasets import DATASETS, HIGHWAY as VIDEO
+
 PHOTOS = DATASETS / "openalpr-benchmarks" / "endtoend" / "us"
 
 needs_video = pytest.mark.skipif(not VIDEO.is_file(), reason=f"shared dataset video not found at {VIDEO}")
