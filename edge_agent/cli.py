@@ -99,7 +99,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def bound_heap() -> None:
+    """Keep the heap from growing frame after frame on glibc.
+
+    glibc raises its mmap threshold each time a large block is freed, after
+    which the per-frame tensors (megabytes each) come from the heap and
+    fragment it: measured on the highway clip, resident memory crept from
+    365 MB to 550 MB-1.5 GB. Pinning the threshold at its 128 KiB default
+    returns those blocks to the system at once; peak RSS stays at ~325 MB.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass  # not glibc (musl, macOS): nothing to pin
+
+
 def main(argv: list[str] | None = None) -> int:
+    bound_heap()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")

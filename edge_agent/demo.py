@@ -65,7 +65,7 @@ hit_days = 30
 class AlertCollector:
     """A central-side subscriber: prints each hit alert as it arrives."""
 
-    def __init__(self, host: str, port: int, topic: str, crops_dir: Path):
+    def __init__(self, host: str, port: int, topic: str, crops_dir: Path | None):
         self.alerts: list[dict] = []
         self.crops_dir = crops_dir
         self._subscribed = threading.Event()
@@ -81,9 +81,12 @@ class AlertCollector:
         alert = json.loads(message.payload)
         self.alerts.append(alert)
         crop = base64.b64decode(alert["crop_jpeg"])
-        crop_path = self.crops_dir / f"{alert['alert_id']}.jpg"
-        crop_path.write_bytes(crop)
-        shown = dict(alert, crop_jpeg=f"<{len(crop)} bytes of JPEG, saved to {crop_path}>")
+        where = ""
+        if self.crops_dir is not None:
+            crop_path = self.crops_dir / f"{alert['alert_id']}.jpg"
+            crop_path.write_bytes(crop)
+            where = f", saved to {crop_path}"
+        shown = dict(alert, crop_jpeg=f"<base64 of {len(crop)} bytes of JPEG{where}>")
         print(f"\nALERT on {message.topic}\n{json.dumps(shown, indent=2)}", flush=True)
 
     def wait_for(self, count: int, timeout: float) -> None:
@@ -105,8 +108,11 @@ def run_demo(workdir: str | None = None) -> int:
     try:
         video = write_video(root / "demo-road.mp4")
         (root / "hotlist.csv").write_text(HOTLIST_CSV)
-        crops = root / "alert-crops"
-        crops.mkdir(exist_ok=True)
+        # Crops are only worth saving where the user asked to keep the files.
+        crops = None
+        if workdir:
+            crops = root / "alert-crops"
+            crops.mkdir(exist_ok=True)
         print(f"demo: rendered {video} ({len(DEMO_VEHICLES)} cars); hot list names 2 of them", flush=True)
         with LocalBroker() as broker:
             config_path = root / "agent.toml"
@@ -127,6 +133,8 @@ def run_demo(workdir: str | None = None) -> int:
               f"{agent.stats.vehicles - agent.stats.hits} non-hit reads compared in memory and discarded")
         if got == wanted and len(collector.alerts) == len(wanted):
             print("demo: OK - one alert per wanted car, none for the others")
+            if not workdir:
+                print("demo: rerun with --workdir DIR to keep the clip, hot list, config and alert crops")
             return 0
         print(f"demo: FAILED - expected alerts for {sorted(wanted)}, got {sorted(got)}")
         return 1

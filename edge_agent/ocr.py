@@ -52,15 +52,18 @@ def _verify(path: Path, expected: str) -> None:
         raise AgentError(f"reader: model file {path} has checksum {digest[:12]}..., expected {expected[:12]}...")
 
 
-def _session(path: Path, threads: int):
+def _session(path: Path, threads: int, arena: bool):
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    # The arena keeps the largest activation ever seen; on a 2 GB unit a
-    # steady footprint matters more than the last few percent of speed.
-    opts.enable_cpu_mem_arena = False
+    # The arena keeps and reuses the largest activations seen. That is right
+    # for a model fed one fixed shape (the detector sees every frame of one
+    # camera at one size: 27% faster, flat memory) and wrong for one whose
+    # input shape changes every call (the recognizer's batch), where it
+    # keeps growing.
+    opts.enable_cpu_mem_arena = arena
     opts.log_severity_level = 3
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
@@ -86,7 +89,7 @@ class TextDetector:
 
     def __init__(self, max_side: int = 1280, threads: int = 1, thresh: float = 0.3,
                  box_thresh: float = 0.5, unclip_ratio: float = 1.6):
-        self.session = _session(model_path("PP-OCRv6_det_small.onnx"), threads)
+        self.session = _session(model_path("PP-OCRv6_det_small.onnx"), threads, arena=True)
         self.max_side = max_side
         self.thresh = thresh
         self.box_thresh = box_thresh
@@ -159,7 +162,7 @@ class TextRecognizer:
     MAX_WIDTH = 480
 
     def __init__(self, threads: int = 1, charset: str = PLATE_CHARSET):
-        self.session = _session(model_path("PP-OCRv6_rec_small.onnx"), threads)
+        self.session = _session(model_path("PP-OCRv6_rec_small.onnx"), threads, arena=False)
         meta = self.session.get_modelmeta().custom_metadata_map
         vocabulary = ["<blank>"] + meta["character"].splitlines() + [" "]
         index = {ch: i for i, ch in enumerate(vocabulary)}
