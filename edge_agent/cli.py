@@ -7,6 +7,7 @@ Every command turns bad input into one line on stderr and an exit code
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import signal
 import sys
@@ -17,6 +18,9 @@ from .config.reader import ENGINES
 from .errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, AgentError
 
 log = logging.getLogger("edge_agent")
+
+# Modules that add subcommands through a `register(subparsers)` function.
+COMMAND_MODULES: list[str] = []
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -96,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the whole chain on rendered footage with a private broker")
     p.add_argument("--workdir", help="keep the demo's files here (default: a temporary folder)")
     p.set_defaults(func=cmd_demo)
+
+    # Each further command group lives beside the code it drives and adds
+    # its own subcommands here: register(sub) -> None.
+    for module in COMMAND_MODULES:
+        importlib.import_module(f"edge_agent.{module}").register(sub)
     return parser
 
 

@@ -13,6 +13,7 @@ import jsonschema
 import numpy as np
 import pytest
 
+from agent_configs import write_config
 from datasets import HIGHWAY, HIGHWAY_PLATES, require
 from edge_agent.broker import LocalBroker
 from mqtt_helpers import Subscriber
@@ -23,36 +24,6 @@ LISTED = ("6380CCS", "2835BSY", "9079GCH")
 NOT_LISTED = tuple(p for p in HIGHWAY_PLATES if p not in LISTED)
 # Values an agency export carries that the unit must never keep.
 PRIVATE_VALUES = ("Juan Ejemplo Garcia", "1975-04-12", "Calle Falsa 123", "Maria Prueba", "1988-11-30")
-
-
-def write_config(folder: Path, *, source: Path, port: int, hotlist: str, **sections: str) -> Path:
-    (folder / "hotlist.csv").write_text(hotlist)
-    text = f"""
-[unit]
-site = "test-site"
-camera_id = "cam-7"
-
-[camera]
-source = "{source}"
-
-[hotlist]
-path = "hotlist.csv"
-
-[mqtt]
-host = "127.0.0.1"
-port = {port}
-topic_prefix = "alpr"
-tls = false
-allow_insecure = true
-
-[storage]
-data_dir = "data"
-"""
-    for name, body in sections.items():
-        text += f"\n[{name}]\n{body}\n"
-    path = folder / "agent.toml"
-    path.write_text(text)
-    return path
 
 
 def run_agent(config: Path, *extra: str, timeout: float = 900) -> subprocess.CompletedProcess:
