@@ -20,7 +20,7 @@ from .errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, AgentError
 log = logging.getLogger("edge_agent")
 
 # Modules that add subcommands through a `register(subparsers)` function.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["bench"]
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -1,0 +1,232 @@
+"""`edge-agent bench`: accuracy and speed figures, printed, never asserted.
+
+  bench accuracy DIR [--reader ppocr,easyocr]
+      DIR in the openalpr benchmark layout (NAME.jpg + NAME.txt with
+      `NAME.jpg<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE`) or a crops folder with
+      groundtruth.csv (`file,state,PLATE`). Prints exact %, folded % (O=0,
+      I=1), detection rate, median and p90 ms per photo and peak RSS, one row
+      per reader, all measured in the same run.
+  bench speed [--video FILE] [--size 1280x720] [--seconds N]
+      Frames per second and per-stage milliseconds of the full pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import resource
+import statistics
+import sys
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .config import ReaderConfig, TrackerConfig
+from .config.reader import ENGINES
+from .detect import TextLinePlateDetector
+from .errors import InputError
+from .read import make_reader
+from .records import Box, Frame
+from .track import Tracker
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: Path
+    plate: str
+    box: Box | None  # None for crops: the whole image is the plate
+
+
+def load_samples(folder: Path) -> tuple[str, list[Sample]]:
+    if not folder.is_dir():
+        raise InputError(f"bench: no such folder: {folder}")
+    truth = folder / "groundtruth.csv"
+    if truth.is_file():
+        with truth.open(newline="") as f:
+            rows = [r for r in csv.reader(f) if r and not r[0].startswith("#")]
+        return "crops", [Sample(folder / r[0], r[2].strip().upper(), None) for r in rows if len(r) >= 3]
+    samples = []
+    for label in sorted(folder.glob("*.txt")):
+        for n, line in enumerate(label.read_text().splitlines(), 1):
+            parts = line.strip().split("\t")
+            if not line.strip():
+                continue
+            if len(parts) != 6:
+                raise InputError(f"{label}:{n}: expected NAME<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE")
+            x, y, w, h = (int(v) for v in parts[1:5])
+            samples.append(Sample(folder / parts[0], parts[5].strip().upper(), Box(x, y, w, h)))
+    if not samples:
+        raise InputError(f"bench: {folder} has neither groundtruth.csv nor NAME.txt labels")
+    return "photos", samples
+
+
+def fold(text: str) -> str:
+    # Some EU labels write O for 0 and I for 1 (and plates themselves share
+    # glyphs), so a folded score is reported beside the exact one.
+    return text.replace("O", "0").replace("I", "1")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Progress:
+    """A one-line progress bar on a terminal; silent when piped."""
+
+    def __init__(self, total: int, label: str):
+        self.total, self.label = total, label
+        self.on = sys.stderr.isatty()
+
+    def step(self, done: int) -> None:
+        if self.on:
+            filled = int(30 * done / max(1, self.total))
+            sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{self.total}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.on:
+            sys.stderr.write("\r" + " " * (len(self.label) + 45) + "\r")
+
+
+def accuracy(folder: Path, engine: str, cfg: ReaderConfig) -> dict:
+    kind, samples = load_samples(folder)
+    cfg = replace(cfg, engine=engine)
+    detector = TextLinePlateDetector(cfg)
+    reader = make_reader(cfg)
+    exact = folded = detected = 0
+    times = []
+    progress = Progress(len(samples), f"{folder.name}/{engine}")
+    for i, sample in enumerate(samples):
+        image = cv2.imread(str(sample.path))
+        if image is None:
+            raise InputError(f"bench: cannot read image {sample.path}")
+        start = time.perf_counter()
+        if kind == "crops":
+            reads = reader.read_crop(image)
+        else:
+            frame = Frame(image, 0, datetime.now(timezone.utc), str(sample.path))
+            reads = reader(frame, detector(frame))
+        times.append((time.perf_counter() - start) * 1000)
+        best = reads[0].text if reads else ""
+        exact += best == sample.plate
+        folded += fold(best) == fold(sample.plate)
+        if sample.box is None:
+            detected += bool(reads)
+        else:
+            detected += any(r.box.iou(sample.box) > 0.3 or _centre_inside(r.box, sample.box) for r in reads)
+        progress.step(i + 1)
+    progress.close()
+    n = len(samples)
+    return {"set": folder.name, "kind": kind, "reader": engine, "n": n, "exact": 100 * exact / n,
+            "folded": 100 * folded / n, "detected": 100 * detected / n,
+            "median_ms": statistics.median(times), "p90_ms": float(np.percentile(times, 90)),
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def _centre_inside(found: Box, truth: Box) -> bool:
+    cx, cy = found.center
+    return truth.x <= cx <= truth.x + truth.w and truth.y <= cy <= truth.y + truth.h
+
+
+def speed(video: Path | None, size: tuple[int, int], seconds: float, cfg: ReaderConfig) -> dict:
+    frames = list(_frames(video, size))
+    detector = TextLinePlateDetector(cfg)
+    reader = make_reader(cfg)
+    tracker = Tracker(TrackerConfig())
+    stages: dict[str, list[float]] = {"detect": [], "read": [], "track": [], "total": []}
+    t0 = datetime.now(timezone.utc)
+    deadline = time.monotonic() + seconds
+    progress = Progress(int(seconds), "speed")
+    i = 0
+    while time.monotonic() < deadline or i < 3:
+        image = frames[i % len(frames)]
+        frame = Frame(image, i, t0 + timedelta(seconds=i / 25), "bench")
+        a = time.perf_counter()
+        candidates = detector(frame)
+        b = time.perf_counter()
+        reads = reader(frame, candidates)
+        c = time.perf_counter()
+        tracker.update(reads, frame.captured_at)
+        d = time.perf_counter()
+        for name, ms in (("detect", b - a), ("read", c - b), ("track", d - c), ("total", d - a)):
+            stages[name].append(ms * 1000)
+        i += 1
+        progress.step(min(int(seconds), int(seconds - (deadline - time.monotonic()))))
+    progress.close()
+    median = {k: statistics.median(v) for k, v in stages.items()}
+    return {"frames": i, "fps": 1000 / median["total"], "median_ms": median,
+            "p90_total_ms": float(np.percentile(stages["total"], 90)), "peak_rss_mb": peak_rss_mb(),
+            "size": f"{frames[0].shape[1]}x{frames[0].shape[0]}", "source": str(video) if video else "rendered"}
+
+
+def _frames(video: Path | None, size: tuple[int, int]):
+    if video is None:
+        from .demo_footage import render_frames
+
+        for image in render_frames(seconds=5.0):
+            yield cv2.resize(image, size)
+        return
+    cap = cv2.VideoCapture(str(video))
+    if not cap.isOpened():
+        raise InputError(f"bench: cannot open video {video}")
+    count = 0
+    while count < 300:
+        ok, image = cap.read()
+        if not ok:
+            break
+        count += 1
+        yield image if (image.shape[1], image.shape[0]) == size else cv2.resize(image, size)
+    cap.release()
+    if count == 0:
+        raise InputError(f"bench: no frames in {video}")
+
+
+def print_accuracy(rows: list[dict]) -> None:
+    print(f"{'set':<10} {'reader':<8} {'n':>4} {'exact':>7} {'folded':>7} {'detected':>9} "
+          f"{'median':>9} {'p90':>9} {'peak RSS':>9}")
+    for r in rows:
+        print(f"{r['set']:<10} {r['reader']:<8} {r['n']:>4} {r['exact']:>6.1f}% {r['folded']:>6.1f}% "
+              f"{r['detected']:>8.1f}% {r['median_ms']:>6.0f} ms {r['p90_ms']:>6.0f} ms {r['peak_rss_mb']:>6.0f} MB")
+
+
+def cmd_accuracy(args: argparse.Namespace) -> int:
+    cfg = ReaderConfig()
+    rows = []
+    for folder in args.dirs:
+        for engine in args.reader.split(","):
+            if engine not in ENGINES:
+                raise InputError(f"bench: --reader: unknown reader {engine!r} (choose from {', '.join(ENGINES)})")
+            rows.append(accuracy(Path(folder), engine, cfg))
+    print_accuracy(rows)
+    return 0
+
+
+def cmd_speed(args: argparse.Namespace) -> int:
+    try:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise InputError(f"bench: --size: expected WIDTHxHEIGHT, got {args.size!r}") from None
+    r = speed(Path(args.video) if args.video else None, (w, h), args.seconds, ReaderConfig())
+    m = r["median_ms"]
+    print(f"source {r['source']} at {r['size']}: {r['frames']} frames, {r['fps']:.2f} fps (from the median frame)")
+    print(f"median ms per frame: detect {m['detect']:.1f}, read {m['read']:.1f}, track {m['track']:.2f}, "
+          f"total {m['total']:.1f} (p90 {r['p90_total_ms']:.1f}); peak RSS {r['peak_rss_mb']:.0f} MB")
+    return 0
+
+
+def register(sub) -> None:
+    bench = sub.add_parser("bench", help="measure accuracy and speed (figures are printed)")
+    kinds = bench.add_subparsers(dest="bench", required=True, metavar="KIND")
+    p = kinds.add_parser("accuracy", help="exact and folded read rates on labelled photos or crops")
+    p.add_argument("dirs", nargs="+", metavar="DIR")
+    p.add_argument("--reader", default="ppocr", help="reader engine(s), comma separated (default: ppocr)")
+    p.set_defaults(func=cmd_accuracy)
+    p = kinds.add_parser("speed", help="frames per second and per-stage milliseconds")
+    p.add_argument("--video", help="frames from this video (default: rendered demo frames)")
+    p.add_argument("--size", default="1280x720", help="frame size WIDTHxHEIGHT (default 1280x720)")
+    p.add_argument("--seconds", type=float, default=20.0, help="how long to run (default 20)")
+    p.set_defaults(func=cmd_speed)
