@@ -39,6 +39,7 @@ MIN_CHAR_PROB = 0.2
 # The first and last positions are where plate frames, bolts, flags and
 # country or state marks sit; a weak read there is usually one of them.
 MIN_EDGE_CHAR_PROB = 0.5
+ALTERNATIVES = 6
 
 
 def model_path(name: str) -> Path:
@@ -161,6 +162,9 @@ class TextLine:
     text: str  # characters from the allowed set, spaces dropped
     confidence: float  # mean probability of the emitted characters
     char_probs: tuple[float, ...]
+    # For each character, the plate characters the model found likely at
+    # that position, best first: what a format rule may choose from.
+    alternatives: tuple[tuple[tuple[str, float], ...], ...] = ()
 
 
 class TextRecognizer:
@@ -196,16 +200,21 @@ class TextRecognizer:
     def _decode(self, probs: np.ndarray) -> TextLine:
         sub = probs[:, self._keep]
         best = sub.argmax(axis=1)
-        chars, char_probs = [], []
+        chars, char_probs, steps = [], [], []
         previous = -1
         for t, k in enumerate(best):
             if k != previous and k > 1 and sub[t, k] >= self.min_char_prob:
                 chars.append(self._labels[k])
                 char_probs.append(float(sub[t, k]))
+                steps.append(t)
             previous = k
         while char_probs and char_probs[0] < MIN_EDGE_CHAR_PROB:
-            del chars[0], char_probs[0]
+            del chars[0], char_probs[0], steps[0]
         while char_probs and char_probs[-1] < MIN_EDGE_CHAR_PROB:
-            del chars[-1], char_probs[-1]
+            del chars[-1], char_probs[-1], steps[-1]
         confidence = float(np.mean(char_probs)) if char_probs else 0.0
-        return TextLine("".join(chars), confidence, tuple(char_probs))
+        alternatives = []
+        for t in steps:
+            top = np.argsort(sub[t, 2:])[::-1][:ALTERNATIVES] + 2
+            alternatives.append(tuple((self._labels[k], float(sub[t, k])) for k in top))
+        return TextLine("".join(chars), confidence, tuple(char_probs), tuple(alternatives))

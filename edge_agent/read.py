@@ -19,6 +19,7 @@ import numpy as np
 from .config import ReaderConfig
 from .errors import AgentError
 from .ocr import TextLine, TextRecognizer, rectify
+from .plate_formats import apply_formats
 from .records import Box, Frame, PlateCandidate, PlateRead
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,7 @@ def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[Tex
                  cfg: ReaderConfig, require_digit: bool = True) -> list[PlateRead]:
     reads = []
     for candidate, line in zip(candidates, lines):
+        line = apply_formats(line)
         if (line.confidence < cfg.min_confidence or not plate_like(line.text, cfg, require_digit)
                 or plate_rank(line.text) == 0):
             continue
