@@ -47,7 +47,9 @@ def fits(text: str, regions: tuple[str, ...] = DEFAULT_REGIONS) -> bool:
 
 def apply_formats(line: TextLine, regions: tuple[str, ...] = DEFAULT_REGIONS) -> TextLine:
     """The read, or the best one-swap correction of it into a known format."""
-    text = line.text
+    text = canonical_glyphs(line.text, regions)
+    if text != line.text:
+        line = TextLine(text, line.confidence, line.char_probs, line.alternatives)
     if not text or fits(text, regions) or len(line.alternatives) != len(text):
         return line
     best: tuple[float, int, str] | None = None
@@ -70,7 +72,33 @@ def apply_formats(line: TextLine, regions: tuple[str, ...] = DEFAULT_REGIONS) ->
     p, i, ch = best
     probs = list(line.char_probs)
     probs[i] = p
-    fixed = text[:i] + ch + text[i + 1:]
+    fixed = canonical_glyphs(text[:i] + ch + text[i + 1:], regions)
     # The corrected character's own (low) probability lowers the read's
     # confidence, so a corrected read never outranks a clean one.
     return TextLine(fixed, sum(probs) / len(probs), tuple(probs), line.alternatives)
+
+
+def canonical_glyphs(text: str, regions: tuple[str, ...] = DEFAULT_REGIONS) -> str:
+    """Write O/0 and I/1 the way the plate's format says.
+
+    Where a format places a letter, the round glyph is O and the bar is I;
+    where it places a digit, 0 and 1. A read that fits no format gets 0 for
+    the round glyph: most US states print one glyph for both, and US records
+    write it as 0.
+    """
+    for region in regions:
+        for fmt, pattern in _COMPILED[region]:
+            if len(fmt) == len(text) and _pattern_folded(fmt).match(text):
+                return "".join(_as_class(c, f) for c, f in zip(text, fmt))
+    return text.replace("O", "0")
+
+
+def _as_class(char: str, cls: str) -> str:
+    if cls == "D":
+        return {"O": "0", "I": "1"}.get(char, char)
+    return {"0": "O", "1": "I"}.get(char, char)
+
+
+def _pattern_folded(fmt: str) -> re.Pattern[str]:
+    # O/0 and I/1 may stand in either class.
+    return re.compile("^" + "".join("[0-9OI]" if c == "D" else "[A-Z01]" for c in fmt) + "$")

@@ -146,9 +146,11 @@ def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[Tex
                  cfg: ReaderConfig, require_digit: bool = True) -> list[PlateRead]:
     reads = []
     for candidate, line in zip(candidates, lines):
+        # Judge the read as the model wrote it, before formats rewrite glyphs.
+        if not plate_like(line.text, cfg, require_digit) or plate_rank(line.text) == 0:
+            continue
         line = apply_formats(line)
-        if (line.confidence < cfg.min_confidence or not plate_like(line.text, cfg, require_digit)
-                or plate_rank(line.text) == 0):
+        if line.confidence < cfg.min_confidence:
             continue
         reads.append(PlateRead(text=line.text, confidence=line.confidence, box=candidate.box,
                                frame_index=frame.index, captured_at=frame.captured_at,
