@@ -13,7 +13,9 @@ class ReaderConfig:
     # easyocr: optional extra, needs torch.
     engine: str = "ppocr"
     # Longest side of the frame as given to the plate detector, in pixels.
-    detect_max_side: int = 1280
+    # 1024 reads what 1280 reads on the dev photos and the highway clip (plates
+    # 18-22 px tall) in 40% less time; 960 starts to miss small US plates.
+    detect_max_side: int = 1024
     # Reads below this confidence are discarded before tracking.
     min_confidence: float = 0.6
     # Plates shorter than this (in frame pixels) are too small to read.
