@@ -64,6 +64,11 @@ def load_samples(folder: Path) -> tuple[str, list[Sample]]:
     return "photos", samples
 
 
+def _set_name(folder: Path) -> str:
+    # "endtoend/us" and "ocr/us" must not both print as "us".
+    return "/".join(folder.resolve().parts[-2:])
+
+
 def fold(text: str) -> str:
     # Some EU labels write O for 0 and I for 1 (and plates themselves share
     # glyphs), so a folded score is reported beside the exact one.
@@ -125,6 +130,37 @@ def accuracy(folder: Path, engine: str, cfg: ReaderConfig) -> dict:
             "folded": 100 * folded / n, "detected": 100 * detected / n,
             "median_ms": statistics.median(times), "p90_ms": float(np.percentile(times, 90)),
             "peak_rss_mb": peak_rss_mb()}
+
+
+def false_reads(folder: Path, cfg: ReaderConfig) -> dict:
+    """Reads on photos whose labelled plate has been painted out.
+
+    An upper bound on invented reads: a photo may show another vehicle's
+    real plate, which counts here too.
+    """
+    kind, samples = load_samples(folder)
+    if kind != "photos":
+        raise InputError(f"bench: false-reads needs labelled photos (NAME.txt), not crops: {folder}")
+    detector = TextLinePlateDetector(cfg)
+    reader = make_reader(cfg)
+    found: list[str] = []
+    progress = Progress(len(samples), f"{folder.name}/false-reads")
+    for i, sample in enumerate(samples):
+        image = cv2.imread(str(sample.path))
+        if image is None:
+            raise InputError(f"bench: cannot read image {sample.path}")
+        b = sample.box
+        mask = np.zeros(image.shape[:2], np.uint8)
+        mask[max(0, b.y - 4):b.y + b.h + 4, max(0, b.x - 4):b.x + b.w + 4] = 255
+        # Inpainting leaves a plate-sized smooth patch, not a black box that
+        # the detector could find edges on.
+        blanked = cv2.inpaint(image, mask, 5, cv2.INPAINT_TELEA)
+        frame = Frame(blanked, 0, datetime.now(timezone.utc), str(sample.path))
+        found += [r.text for r in reader(frame, detector(frame))]
+        progress.step(i + 1)
+    progress.close()
+    return {"set": _set_name(folder), "photos": len(samples), "reads": len(found),
+            "per_1000": 1000 * len(found) / len(samples)}
 
 
 def _centre_inside(found: Box, truth: Box) -> bool:
@@ -214,6 +250,14 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_false_reads(args: argparse.Namespace) -> int:
+    print(f"{'set':<14} {'photos':>6} {'reads':>6} {'per 1000':>9}")
+    for folder in args.dirs:
+        r = false_reads(Path(folder), ReaderConfig())
+        print(f"{r['set']:<14} {r['photos']:>6} {r['reads']:>6} {r['per_1000']:>9.1f}")
+    return 0
+
+
 def cmd_speed(args: argparse.Namespace) -> int:
     try:
         w, h = (int(v) for v in args.size.lower().split("x"))
@@ -234,6 +278,9 @@ def register(sub) -> None:
     p.add_argument("dirs", nargs="+", metavar="DIR")
     p.add_argument("--reader", default="ppocr", help="reader engine(s), comma separated (default: ppocr)")
     p.set_defaults(func=cmd_accuracy)
+    p = kinds.add_parser("false-reads", help="reads left on labelled photos once their plate is painted out")
+    p.add_argument("dirs", nargs="+", metavar="DIR")
+    p.set_defaults(func=cmd_false_reads)
     p = kinds.add_parser("speed", help="frames per second and per-stage milliseconds")
     p.add_argument("--video", help="frames from this video (default: rendered demo frames)")
     p.add_argument("--size", default="1280x720", help="frame size WIDTHxHEIGHT (default 1280x720)")
