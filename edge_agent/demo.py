@@ -59,6 +59,28 @@ data_dir = "data"
 [retention]
 non_hit_minutes = 0
 hit_days = 30
+
+[policy]
+purposes = ["stolen vehicle recovery", "AMBER alert"]
+monitoring = "Every access at the unit is recorded in its hash-chained log."
+sharing_restrictions = "Alerts go only to the demo's own dispatch subscriber."
+custodian = "Demo custodian"
+accuracy = "An alert is a lead: confirm plate and state by sight before acting."
+retention_and_destruction = "Hits are destroyed when retention ends; non-hits are never kept."
+
+[policy.categories]
+stolen-vehicle = "stolen vehicle recovery"
+stolen-plate = "stolen vehicle recovery"
+amber-alert = "AMBER alert"
+
+[[policy.roles]]
+title = "Demo operator"
+training = "Reads this policy"
+
+[[policy.recipients]]
+name = "demo dispatch"
+host = "127.0.0.1"
+port = {port}
 """
 
 

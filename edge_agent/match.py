@@ -2,7 +2,7 @@
 
 Privacy: the hot-list CSV supplied by the client may carry columns the unit
 must never hold (name, date of birth, address, charge...). Only `plate`,
-`state`, `category`, `ref` and `expires` survive loading; the values of every
+`state`, `category`, `ref`, `expires`, `source` and `list_version` survive loading; the values of every
 other column are discarded row by row and never logged or quoted in an
 error. Only column NAMES are reported. Row problems quote no field values at
 all, because a misaligned row can shift a private value into any column.
@@ -25,7 +25,7 @@ from .records import HotListEntry, Hit, VehicleRead
 
 log = logging.getLogger(__name__)
 
-KEPT_COLUMNS = ("plate", "state", "category", "ref", "expires")
+KEPT_COLUMNS = ("plate", "state", "category", "ref", "expires", "source", "list_version")
 MIN_PLATE_LEN = 2
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -137,7 +137,7 @@ def _entry(row: list[str], header: list[str], index: dict[str, int]) -> HotListE
         expires = _parse_expires(get("expires"))
     except ValueError:
         return "expires is not a date (want YYYY-MM-DD, or empty for never)"
-    return HotListEntry(plate, get("state"), get("category"), get("ref"), expires)
+    return HotListEntry(plate, get("state"), get("category"), get("ref"), expires, get("source"), get("list_version"))
 
 
 class Matcher:

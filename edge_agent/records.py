@@ -96,6 +96,8 @@ class HotListEntry:
     category: str = ""
     ref: str = ""
     expires: date | None = None
+    source: str = ""  # the agency or system that listed the plate
+    list_version: str = ""  # the version of the list the entry came from
 
 
 @dataclass(frozen=True)

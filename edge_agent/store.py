@@ -1,7 +1,10 @@
-"""The unit's only disk state: hits, the alert outbox and (opt-in) non-hit hashes.
+"""The unit's disk state: hits, the alert outbox, holds and (opt-in) non-hits.
 
-Everything lives in one SQLite file under `data_dir` so that retention can be
-enforced in one place. The settings below are what make the privacy
+Everything read lives in one SQLite file under `data_dir` so that retention
+can be enforced in one place. A hit's record, crop and queued alert are
+stored only as AES-GCM ciphertext under its day's key (keys.py), which the
+purge destroys when the day expires; `captured_at` stays readable because
+retention is decided by it. The settings below are what make the privacy
 invariants hold at the byte level, not just at the row level:
 
 * `secure_delete=ON` zeroes deleted rows and freed pages instead of leaving
@@ -18,19 +21,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import os
 import secrets
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sqlite_utils
 
+from .audit import AuditLog
+from .clock import as_utc as _as_utc
+from .clock import rfc3339_utc
 from .errors import AgentError
+from .keys import KeyRing, day_key_id
+from .retention import RetentionMixin, _aad
 
 if TYPE_CHECKING:  # only a type here; keeps this module importable on its own
     from .config.retention import RetentionConfig
@@ -39,21 +48,7 @@ if TYPE_CHECKING:  # only a type here; keeps this module importable on its own
 log = logging.getLogger(__name__)
 
 DB_NAME = "edge-agent.db"
-_SCHEMA_VERSION = 1
-
-
-def _as_utc(when: datetime) -> datetime:
-    # Records carry aware UTC datetimes; a naive one is taken as UTC rather
-    # than local time, which is what astimezone() would assume.
-    if when.tzinfo is None:
-        return when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc)
-
-
-def rfc3339_utc(when: datetime) -> str:
-    """'2024-05-01T12:00:00.123Z': fixed width, so text order is time order."""
-    when = _as_utc(when)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+_SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -65,24 +60,34 @@ class OutboxItem:
     created_at: str
 
 
-class Store:
-    """Thread-safe: the pipeline thread writes hits, the publisher drains them."""
+class Store(RetentionMixin):
+    """Thread-safe: the pipeline thread writes hits, the publisher drains them.
 
-    def __init__(self, data_dir: str | Path, retention: RetentionConfig):
+    pipeline=False opens the store for an access command running beside the
+    agent: it leaves the agent's non-hit window alone.
+    """
+
+    def __init__(self, data_dir: str | Path, retention: RetentionConfig, *,
+                 non_hit_plaintext: bool = False, pipeline: bool = True):
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / DB_NAME
         self._retention = retention
+        self._plaintext = non_hit_plaintext
         self._lock = threading.Lock()
         # The non-hit HMAC key exists only in this process's memory; dropping
         # it at each window makes every older hash unlinkable (crypto-erase).
         self._key: bytes | None = None
         self._key_window: int | None = None
+        self._non_hits_unlogged = 0  # destroyed but not yet in the access log
+        self._non_hits_logged_at = datetime.now(timezone.utc)
+        self.audit = AuditLog(self.data_dir)
         try:
-            self._conn = self._open()
+            self.keys = KeyRing(self.data_dir)
+            self._conn = self._open(pipeline)
         except (OSError, sqlite3.Error) as exc:
             raise AgentError(f"cannot open the store {self.path}: {exc}") from exc
 
-    def _open(self) -> sqlite3.Connection:
+    def _open(self, pipeline: bool) -> sqlite3.Connection:
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             os.chmod(self.data_dir, 0o700)  # mkdir's mode is subject to umask
@@ -102,11 +107,20 @@ class Store:
             if check != "ok":
                 raise sqlite3.DatabaseError(f"database is damaged ({check})")
             self._db = sqlite_utils.Database(conn, execute_plugins=False)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 1:
+                from .store_v1 import migrate_v1
+
+                migrate_v1(self)  # schema 1 kept hits in plain text
+            elif version not in (0, _SCHEMA_VERSION):
+                raise sqlite3.DatabaseError(f"schema {version} was written by another edge-agent version "
+                                            f"(this one reads {_SCHEMA_VERSION})")
             self._create_schema()
-            # Hashes left by an earlier run were made with a key that died
-            # with that process, so they can never match again: drop them.
-            with self._db.atomic():
-                conn.execute("DELETE FROM non_hits")
+            if pipeline:
+                # Hashes left by an earlier run were made with a key that died
+                # with that process, so they can never match again: drop them.
+                with self._db.atomic():
+                    conn.execute("DELETE FROM non_hits")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except BaseException:
             conn.close()
@@ -115,35 +129,34 @@ class Store:
 
     def _create_schema(self) -> None:
         db = self._db
-        # Only what an operator needs to act on a hit; nothing else about the
-        # vehicle (no box, no full frame) is ever written.
+        # Only what an operator needs to act on a hit: plate, state, hot-list
+        # category and ref, confidence (sealed in `record`), time, camera and
+        # the plate crop. No box, no full frame, nothing of the occupants.
         db["hits"].create(
-            {
-                "alert_id": str,
-                "plate": str,
-                "confidence": float,
-                "captured_at": str,
-                "hotlist_category": str,
-                "hotlist_ref": str,
-                "hotlist_state": str,
-                "distance": int,
-                "crop_jpeg": bytes,
-            },
+            {"alert_id": str, "captured_at": str, "camera": str, "key_id": str, "record": bytes, "crop": bytes},
             pk="alert_id",
-            not_null={"plate", "captured_at"},
+            not_null={"captured_at", "key_id", "record"},
             if_not_exists=True,
         )
         db["hits"].create_index(["captured_at"], if_not_exists=True)
         # seq (rowid) gives publish order: always larger than any row present.
         db["outbox"].create(
-            {"seq": int, "alert_id": str, "topic": str, "payload": bytes, "created_at": str},
+            {"seq": int, "alert_id": str, "topic": str, "payload": bytes, "created_at": str,
+             "captured_at": str, "key_id": str},
             pk="seq",
-            not_null={"alert_id", "topic", "payload"},
+            not_null={"alert_id", "topic", "payload", "captured_at", "key_id"},
             if_not_exists=True,
         )
         db["outbox"].create_index(["alert_id"], unique=True, if_not_exists=True)
+        db["holds"].create(
+            {"id": int, "alert_id": str, "case_number": str, "approver": str, "until": str,
+             "placed_at": str, "placed_by": str},
+            pk="id",
+            not_null={"alert_id", "case_number", "approver", "until"},
+            if_not_exists=True,
+        )
         db["non_hits"].create(
-            {"id": int, "plate_hmac": str, "seen_at": str},
+            {"id": int, "plate_hmac": str, "plate": str, "seen_at": str},
             pk="id",
             if_not_exists=True,
         )
@@ -155,38 +168,52 @@ class Store:
 
     # -- hits and the outbox -------------------------------------------------
 
-    def add_hit(self, hit: Hit, *, alert_id: str, topic: str, payload: bytes, crop_jpeg: bytes) -> None:
+    def add_hit(self, hit: Hit, *, alert_id: str, topic: str, payload: bytes, crop_jpeg: bytes,
+                camera: str = "") -> None:
         read, entry = hit.read, hit.entry
+        record = {"plate": read.text, "state": entry.state, "category": entry.category, "ref": entry.ref,
+                  "confidence": float(read.confidence), "distance": int(hit.distance)}
+        queued = (topic, bytes(payload), rfc3339_utc(datetime.now(timezone.utc)))
+        with self._lock:
+            self._insert(alert_id, _as_utc(read.captured_at), camera, record, bytes(crop_jpeg), queued)
+
+    def _insert(self, alert_id: str, captured_at: datetime, camera: str, record: dict, crop: bytes | None,
+                queued: tuple[str, bytes, str] | None) -> None:
+        """One hit, sealed under its day's key, with its queued alert (topic, payload, created_at) if any."""
+        key_id = day_key_id(captured_at)
+        seal = self.keys.seal
         row = {
             "alert_id": alert_id,
-            "plate": read.text,
-            "confidence": float(read.confidence),
-            "captured_at": rfc3339_utc(read.captured_at),
-            "hotlist_category": entry.category,
-            "hotlist_ref": entry.ref,
-            "hotlist_state": entry.state,
-            "distance": int(hit.distance),
-            "crop_jpeg": bytes(crop_jpeg),
+            "captured_at": rfc3339_utc(captured_at),
+            "camera": camera,
+            "key_id": key_id,
+            "record": seal(key_id, json.dumps(record).encode("utf-8"), _aad(alert_id, "record")),
+            "crop": seal(key_id, crop, _aad(alert_id, "crop")) if crop is not None else None,
         }
-        item = {
-            "alert_id": alert_id,
-            "topic": topic,
-            "payload": bytes(payload),
-            "created_at": rfc3339_utc(datetime.now(timezone.utc)),
-        }
-        with self._lock, self._db.atomic():
+        with self._db.atomic():
             # One transaction: a hit is never stored without its alert, nor
             # an alert queued for a hit that was not stored.
             self._db["hits"].insert(row)
-            self._db["outbox"].insert(item)
+            if queued:
+                topic, payload, created_at = queued
+                self._db["outbox"].insert({
+                    "alert_id": alert_id, "topic": topic, "created_at": created_at, "key_id": key_id,
+                    "payload": seal(key_id, payload, _aad(alert_id, "payload")), "captured_at": row["captured_at"],
+                })
 
     def pending(self, limit: int = 100) -> list[OutboxItem]:
         with self._lock:
             rows = self._conn_execute(
-                "SELECT seq, alert_id, topic, payload, created_at FROM outbox ORDER BY seq LIMIT ?",
+                "SELECT seq, alert_id, topic, payload, created_at, key_id FROM outbox ORDER BY seq LIMIT ?",
                 (int(limit),),
             ).fetchall()
-        return [OutboxItem(r[0], r[1], r[2], bytes(r[3]), r[4]) for r in rows]
+        items = []
+        for seq, alert_id, topic, sealed, created_at, key_id in rows:
+            payload = self.keys.open(key_id, bytes(sealed), _aad(alert_id, "payload"))
+            if payload is None:
+                continue  # its key is destroyed: expired, and the next purge removes the row
+            items.append(OutboxItem(seq, alert_id, topic, payload, created_at))
+        return items
 
     def mark_delivered(self, alert_id: str) -> None:
         with self._lock, self._db.atomic():
@@ -196,14 +223,39 @@ class Store:
         with self._lock:
             return int(self._conn_execute("SELECT count(*) FROM outbox").fetchone()[0])
 
-    def hits(self) -> list[dict]:
+    def outbox_bytes(self) -> int:
+        """Payload bytes waiting in the outbox (the bound in [mqtt] outbox_max_mb)."""
         with self._lock:
-            cur = self._conn_execute(
-                "SELECT alert_id, plate, confidence, captured_at, hotlist_category, hotlist_ref,"
-                " hotlist_state, distance FROM hits ORDER BY captured_at, alert_id"
-            )
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, r)) for r in cur.fetchall()]
+            # length() of a BLOB reads the record header, not the payload.
+            return int(self._conn_execute("SELECT coalesce(sum(length(payload)), 0) FROM outbox").fetchone()[0])
+
+    def hits(self) -> list[dict]:
+        """Every hit still readable, decrypted; `held` marks those under a preservation hold."""
+        with self._lock:
+            rows = self._conn_execute(
+                "SELECT alert_id, captured_at, camera, key_id, record FROM hits ORDER BY captured_at, alert_id"
+            ).fetchall()
+        out = []
+        for alert_id, captured_at, camera, key_id, sealed in rows:
+            record = self.keys.open(key_id, bytes(sealed), _aad(alert_id, "record"))
+            if record is None:
+                continue
+            fields = json.loads(record)
+            out.append({
+                "alert_id": alert_id, "plate": fields["plate"], "confidence": fields["confidence"],
+                "captured_at": captured_at, "camera": camera, "hotlist_category": fields["category"],
+                "hotlist_ref": fields["ref"], "hotlist_state": fields["state"], "distance": fields["distance"],
+                "held": key_id.startswith("held-"),
+            })
+        return out
+
+    def crop(self, alert_id: str) -> bytes | None:
+        """The plate crop of a hit, or None if there is no such hit (or it is destroyed)."""
+        with self._lock:
+            row = self._conn_execute("SELECT key_id, crop FROM hits WHERE alert_id = ?", (alert_id,)).fetchone()
+        if row is None or row[1] is None:
+            return None
+        return self.keys.open(row[0], bytes(row[1]), _aad(alert_id, "crop"))
 
     # -- non-hits (opt-in, minutes) ------------------------------------------
 
@@ -228,10 +280,12 @@ class Store:
         with self._lock:
             key = self._window_key(now)
             assert key is not None
+            # Plain text only where the policy says so explicitly.
+            plate = read.text if self._plaintext else None
             with self._db.atomic():
                 self._conn_execute(
-                    "INSERT INTO non_hits (plate_hmac, seen_at) VALUES (?, ?)",
-                    (self._plate_hmac(key, read.text), rfc3339_utc(now)),
+                    "INSERT INTO non_hits (plate_hmac, plate, seen_at) VALUES (?, ?, ?)",
+                    (self._plate_hmac(key, read.text), plate, rfc3339_utc(now)),
                 )
 
     def non_hit_seen(self, plate: str, now: datetime) -> int:
@@ -253,32 +307,6 @@ class Store:
     def non_hit_count(self) -> int:
         with self._lock:
             return int(self._conn_execute("SELECT count(*) FROM non_hits").fetchone()[0])
-
-    # -- retention -----------------------------------------------------------
-
-    def purge(self, now: datetime) -> dict[str, int]:
-        hit_cutoff = rfc3339_utc(now - timedelta(days=self._retention.hit_days))
-        minutes = self._retention.non_hit_minutes
-        with self._lock:
-            self._window_key(now)  # rotate even if no read arrived this window
-            with self._db.atomic():
-                # An alert that could not be delivered within the hit's
-                # retention must not outlive it: its payload holds the plate.
-                outbox = self._conn_execute(
-                    "DELETE FROM outbox WHERE alert_id IN (SELECT alert_id FROM hits WHERE captured_at < ?)",
-                    (hit_cutoff,),
-                ).rowcount
-                hits = self._conn_execute("DELETE FROM hits WHERE captured_at < ?", (hit_cutoff,)).rowcount
-                if minutes > 0:
-                    cutoff = rfc3339_utc(now - timedelta(minutes=minutes))
-                    non_hits = self._conn_execute("DELETE FROM non_hits WHERE seen_at < ?", (cutoff,)).rowcount
-                else:
-                    # Retention was turned off since these were written.
-                    non_hits = self._conn_execute("DELETE FROM non_hits").rowcount
-            self._checkpoint()
-        if outbox:
-            log.warning("%d undelivered alert(s) expired after %d days", outbox, self._retention.hit_days)
-        return {"hits": hits, "outbox": outbox, "non_hits": non_hits}
 
     def _checkpoint(self) -> None:
         busy, _, _ = self._conn_execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()

@@ -8,6 +8,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# A complete usage-and-privacy policy: the agent refuses to start without one.
+# Tests that exercise the policy itself pass their own `policy=` section.
+POLICY = """\
+purposes = ["stolen vehicle recovery", "AMBER alert", "investigation"]
+monitoring = "Access log reviewed monthly by the custodian."
+sharing_restrictions = "Alerts to the test broker only."
+custodian = "Test custodian"
+accuracy = "Officers confirm each alert by sight before acting."
+retention_and_destruction = "Hits are destroyed when retention ends."
+
+[policy.categories]
+stolen-vehicle = "stolen vehicle recovery"
+stolen-plate = "stolen vehicle recovery"
+amber-alert = "AMBER alert"
+
+[[policy.roles]]
+title = "Investigator"
+training = "ALPR course"
+
+[[policy.recipients]]
+name = "test broker"
+host = "127.0.0.1"
+port = {port}
+"""
+
+
 
 def write_config(folder: Path, *, source: Path, port: int, hotlist: str, **sections: str) -> Path:
     (folder / "hotlist.csv").write_text(hotlist)
@@ -32,6 +58,7 @@ allow_insecure = true
 [storage]
 data_dir = "data"
 """
+    sections.setdefault("policy", POLICY.format(port=port))
     for name, body in sections.items():
         text += f"\n[{name}]\n{body}\n"
     path = folder / "agent.toml"

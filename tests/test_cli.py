@@ -16,7 +16,7 @@ def edge_agent(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
                           timeout=timeout)
 
 
-VALID = """\
+VALID_BASE = """\
 [unit]
 site = "s1"
 camera_id = "c1"
@@ -32,6 +32,21 @@ host = "127.0.0.1"
 port = 8883
 """
 
+# A complete usage-and-privacy policy: the agent refuses to start without one.
+POLICY = """
+[policy]
+purposes = ["investigation"]
+monitoring = "Access log reviewed monthly."
+sharing_restrictions = "Alerts to the unit's broker only."
+custodian = "Records Manager"
+accuracy = "Confirm each alert by sight."
+retention_and_destruction = "Hits destroyed when retention ends."
+categories = {}
+roles = [{ title = "Investigator", training = "ALPR course" }]
+recipients = [{ name = "local broker", host = "127.0.0.1" }]
+"""
+VALID = VALID_BASE + POLICY
+
 
 def test_check_config_accepts_a_valid_file(tmp_path):
     (tmp_path / "hot.csv").write_text("plate\nAB123\n")
@@ -43,14 +58,14 @@ def test_check_config_accepts_a_valid_file(tmp_path):
 
 def test_check_config_names_line_and_key_of_each_planted_error(tmp_path):
     (tmp_path / "hot.csv").write_text("plate\nAB123\n")
-    lines = VALID.splitlines()
+    lines = VALID_BASE.splitlines()
     lines[1] = 'site = "has/slash"'          # line 2: not a topic level
     lines[8] = 'path = "missing.csv"'        # line 9: no such file
     lines[12] = "port = 99999"               # line 13: out of range
     lines.append("tls = false")              # line 15: plain TCP not allowed
     lines += ["", "[retention]", 'hit_days = "thirty"', "non_hit_minutes = 5000", "frobnicate = 1"]
     config = tmp_path / "agent.toml"
-    config.write_text("\n".join(lines) + "\n")
+    config.write_text("\n".join(lines) + "\n" + POLICY)
     proc = edge_agent("check-config", str(config))
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

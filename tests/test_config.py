@@ -27,11 +27,38 @@ EXAMPLE_SPECIFIC = {
     "hotlist.path",
     "mqtt.host",
     "mqtt.ca_file",
+    # The usage-and-privacy policy has no defaults: each element is the agency's own.
+    "policy.purposes",
+    "policy.roles",
+    "policy.monitoring",
+    "policy.sharing_restrictions",
+    "policy.recipients",
+    "policy.custodian",
+    "policy.accuracy",
+    "policy.retention_and_destruction",
+    "policy.categories",
 }
+
+
+# Every agent config needs a complete [policy]; it goes last so that the
+# line numbers these tests expect stay those of the text they write.
+POLICY = """
+[policy]
+purposes = ["investigation"]
+monitoring = "m"
+sharing_restrictions = "s"
+custodian = "c"
+accuracy = "a"
+retention_and_destruction = "r"
+roles = [{ title = "Investigator", training = "t" }]
+recipients = [{ name = "default", host = "localhost" }, { name = "test", host = "broker.local" }]
+"""
 
 
 def write(folder: Path, text: str, name: str = "agent.toml") -> Path:
     path = folder / name
+    if name == "agent.toml" and "[policy" not in text:
+        text += POLICY
     path.write_text(text, encoding="utf-8")
     return path
 

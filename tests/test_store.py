@@ -59,7 +59,7 @@ def assert_absent(data_dir: Path, needles: list[bytes]) -> None:
 def add(store: Store, hit: Hit, alert_id: str) -> bytes:
     crop = jpeg(hit)
     payload = b'{"plate":"' + hit.read.text.encode() + b'"}'
-    store.add_hit(hit, alert_id=alert_id, topic="edge-agent/s/c/hit", payload=payload, crop_jpeg=crop)
+    store.add_hit(hit, alert_id=alert_id, topic="edge-agent/s/c/hit", payload=payload, crop_jpeg=crop, camera="s/c")
     return crop
 
 
@@ -89,8 +89,9 @@ def test_add_hit_then_pending_and_mark_delivered(store):
     assert hits[0] == {
         "alert_id": "a1", "plate": "AB12CDE", "confidence": pytest.approx(0.91234),
         "captured_at": "2025-06-01T12:00:00.000Z", "hotlist_category": "stolen",
-        "hotlist_ref": "case-17", "hotlist_state": "CA", "distance": 1,
+        "hotlist_ref": "case-17", "hotlist_state": "CA", "distance": 1, "camera": "s/c", "held": False,
     }
+    assert store.crop("a1") == jpeg(make_hit("AB12CDE"))
 
 
 def test_hit_and_outbox_row_are_one_transaction(store):
@@ -137,18 +138,25 @@ def test_purge_erases_expired_hits_from_every_file(tmp_path):
     delivered, undelivered, fresh = make_hit("OLD1DLV", old, 1), make_hit("OLD2UND", old, 2), make_hit("NEW3KEP", NOW, 3)
     crops = [add(s, delivered, "old-1"), add(s, undelivered, "old-2"), add(s, fresh, "new-3")]
     s.mark_delivered("old-1")
-    # Sanity: the scan can see the data before the purge.
-    assert any(b"OLD2UND" in blob for blob in raw_bytes(data).values())
+    # What the expired hits left on disk: their ciphertexts and their day's key.
+    sealed = [bytes(b) for b in s._conn.execute(
+        "SELECT record FROM hits WHERE alert_id LIKE 'old-%' UNION ALL SELECT crop FROM hits WHERE alert_id LIKE"
+        " 'old-%' UNION ALL SELECT payload FROM outbox WHERE alert_id LIKE 'old-%'").fetchall() for b in b]
+    old_key = (data / "keys" / "day-2025-05-01.key").read_bytes()
+    assert len(sealed) == 5 and any(old_key in blob for blob in raw_bytes(data).values())
+    kept = [bytes(s._conn.execute("SELECT record FROM hits WHERE alert_id = 'new-3'").fetchone()[0])]
 
-    assert s.purge(NOW) == {"hits": 2, "outbox": 1, "non_hits": 0}
+    assert s.purge(NOW) == {"hits": 2, "outbox": 1, "non_hits": 0, "keys": 1, "holds": 0}
     assert [h["alert_id"] for h in s.hits()] == ["new-3"]
     assert [i.alert_id for i in s.pending()] == ["new-3"]
 
-    gone = [b"OLD1DLV", b"OLD2UND", *scan_data(crops[0]), *scan_data(crops[1])]
+    gone = [b"OLD1DLV", b"OLD2UND", *scan_data(crops[0]), *scan_data(crops[1]), old_key,
+            *(blob[i : i + 32] for blob in sealed for i in range(0, len(blob) - 32, 32))]
     assert_absent(data, gone)  # while the store is still open
     files = raw_bytes(data)
     assert files.get(f"{DB_NAME}-wal", b"") == b""
-    assert any(b"NEW3KEP" in blob for blob in files.values())  # kept hit still there
+    assert any(kept[0] in blob for blob in files.values())  # the kept hit is still there
+    assert not (data / "keys" / "day-2025-05-01.key").exists()
     s.close()
     assert_absent(data, gone)
 
@@ -174,11 +182,11 @@ def test_non_hits_are_keyed_hashes_kept_for_the_window(tmp_path):
         assert_absent(data, [b"XRAY777", b"YANK888"])
 
         # 12:06: the first is older than 5 minutes, the second is not.
-        assert s.purge(NOW + timedelta(minutes=6)) == {"hits": 0, "outbox": 0, "non_hits": 1}
+        assert s.purge(NOW + timedelta(minutes=6)) == {"hits": 0, "outbox": 0, "non_hits": 1, "keys": 0, "holds": 0}
         assert s.non_hit_count() == 1
         # A new window, a new key: the kept row can no longer be linked.
         assert s.non_hit_seen("YANK888", NOW + timedelta(minutes=6)) == 0
-        assert s.purge(NOW + timedelta(minutes=10)) == {"hits": 0, "outbox": 0, "non_hits": 1}
+        assert s.purge(NOW + timedelta(minutes=10)) == {"hits": 0, "outbox": 0, "non_hits": 1, "keys": 0, "holds": 0}
         assert s.non_hit_count() == 0
         assert_absent(data, [b"XRAY777", b"YANK888"])
     finally:
@@ -215,3 +223,32 @@ def test_rfc3339_utc():
     assert rfc3339_utc(datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc)) == "2025-01-02T03:04:05.678Z"
     plus2 = timezone(timedelta(hours=2))
     assert rfc3339_utc(datetime(2025, 1, 2, 5, 4, 5, tzinfo=plus2)) == "2025-01-02T03:04:05.000Z"
+
+
+def test_a_schema_1_store_is_encrypted_in_place(tmp_path):
+    # Schema 1, as the first release wrote it: plate and crop in plain text.
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.executescript("""
+        CREATE TABLE hits (alert_id TEXT PRIMARY KEY, plate TEXT NOT NULL, confidence FLOAT, captured_at TEXT NOT NULL,
+            hotlist_category TEXT, hotlist_ref TEXT, hotlist_state TEXT, distance INTEGER, crop_jpeg BLOB);
+        CREATE TABLE outbox (seq INTEGER PRIMARY KEY, alert_id TEXT NOT NULL, topic TEXT NOT NULL,
+            payload BLOB NOT NULL, created_at TEXT);
+        CREATE TABLE non_hits (id INTEGER PRIMARY KEY, plate_hmac TEXT, seen_at TEXT);
+        PRAGMA user_version=1;""")
+    crop = jpeg(make_hit("V1PLATE"))
+    for alert_id in ("b", "a"):
+        conn.execute("INSERT INTO hits VALUES (?, 'V1PLATE', 0.9, '2025-06-01T12:00:00.000Z', 'stolen', 'R-1', 'CA', 0, ?)",
+                     (alert_id, crop))
+        conn.execute("INSERT INTO outbox (alert_id, topic, payload, created_at) VALUES (?, 't', ?, 'x')",
+                     (alert_id, b'{"plate":"V1PLATE"}'))
+    conn.commit()
+    conn.close()
+    s = Store(tmp_path, RetentionConfig())
+    try:
+        assert [(h["alert_id"], h["plate"], h["hotlist_ref"]) for h in s.hits()] == [("a", "V1PLATE", "R-1"),
+                                                                                     ("b", "V1PLATE", "R-1")]
+        assert [i.alert_id for i in s.pending()] == ["b", "a"]  # publish order kept
+        assert s.crop("a") == crop
+    finally:
+        s.close()
+    assert_absent(tmp_path, [b"V1PLATE", *scan_data(crop)])

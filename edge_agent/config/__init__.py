@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from .camera import CameraConfig
 from .hotlist import HotlistConfig
 from .mqtt import MqttConfig
+from .policy import PolicyConfig, problems_across
 from .reader import ReaderConfig
 from .retention import RetentionConfig
 from .storage import StorageConfig
@@ -30,7 +31,12 @@ class AgentConfig:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     reader: ReaderConfig = field(default_factory=ReaderConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
     path: str = ""  # the file it was loaded from
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Problems between sections, keyed "section.key"."""
+        return problems_across(self)
 
 
 SECTIONS = {
@@ -42,6 +48,7 @@ SECTIONS = {
     "retention": RetentionConfig,
     "reader": ReaderConfig,
     "tracker": TrackerConfig,
+    "policy": PolicyConfig,
 }
 
 from .loader import ConfigError, ConfigProblem, load_config  # noqa: E402
@@ -54,6 +61,7 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "HotlistConfig",
     "MqttConfig",
+    "PolicyConfig",
     "ReaderConfig",
     "RetentionConfig",
     "SECTIONS",

@@ -44,21 +44,25 @@ class ConfigError(InputError):
 # its hot list can be copied to a unit together.
 _PATH_KEYS = {
     "camera": ("source",),
-    "hotlist": ("path",),
+    "hotlist": ("path", "public_key_file"),
     "storage": ("data_dir",),
     "mqtt": ("ca_file", "cert_file", "key_file", "password_file"),
 }
 # Files the agent cannot start without; the camera is left out on purpose: a
 # device may be plugged in after start, and capture reports it then.
 _MUST_EXIST = {
-    "hotlist": ("path",),
+    "hotlist": ("path", "public_key_file"),
     "mqtt": ("ca_file", "cert_file", "key_file", "password_file"),
 }
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 
 
-def load_config(path: str | os.PathLike[str]) -> AgentConfig:
-    """Read and validate the config; raise ConfigError listing every problem."""
+def load_config(path: str | os.PathLike[str], *, check_files: bool = True) -> AgentConfig:
+    """Read and validate the config; raise ConfigError listing every problem.
+
+    check_files=False skips checking that referenced files exist, for
+    commands (such as rendering the policy) that never open them.
+    """
     file = str(path)
     text = _read(file)
     try:
@@ -69,8 +73,10 @@ def load_config(path: str | os.PathLike[str]) -> AgentConfig:
     lines = _scan_lines(text)
 
     def line_of(key: str) -> int:
-        # A key that is absent (say, a required one) points at its section.
-        return lines.get(key) or lines.get(key.split(".")[0]) or 1
+        # A key that is absent (say, a required one) points at the nearest
+        # table that is there: its [[array]] entry, its section, or line 1.
+        parts = key.split(".")
+        return next((lines[k] for i in range(len(parts), 0, -1) if (k := ".".join(parts[:i])) in lines), 1)
 
     problems: list[ConfigProblem] = []
     for name, value in data.items():
@@ -84,13 +90,18 @@ def load_config(path: str | os.PathLike[str]) -> AgentConfig:
     sections: dict[str, Any] = {}
     for name, cls in SECTIONS.items():
         raw = data.get(name)
-        section, found = _check_section(name, cls, raw if isinstance(raw, dict) else {}, base)
+        section, found = _check_section(name, cls, raw if isinstance(raw, dict) else {}, base, check_files)
         sections[name] = section
         problems += [ConfigProblem(file, line_of(f"{name}.{k}"), f"{name}.{k}", m) for k, m in found]
 
+    config = AgentConfig(**sections, path=file)
+    # Rules between sections (say, the broker must be a policy recipient);
+    # a key already reported within its section is not reported again.
+    reported = {p.key for p in problems}
+    problems += [ConfigProblem(file, line_of(k), k, m) for k, m in config.problems() if k not in reported]
     if problems:
         raise ConfigError(sorted(problems, key=lambda p: p.line))
-    return AgentConfig(**sections, path=file)
+    return config
 
 
 def _read(file: str) -> str:
@@ -118,7 +129,7 @@ def _syntax_problem(file: str, text: str, exc: tomllib.TOMLDecodeError) -> Confi
 
 
 def _check_section(
-    name: str, cls: type, raw: dict[str, Any], base: str
+    name: str, cls: type, raw: dict[str, Any], base: str, check_files: bool = True
 ) -> tuple[Any, list[tuple[str, str]]]:
     """Build one section from its table; return it and its (key, message) problems."""
     types = typing.get_type_hints(cls)
@@ -128,8 +139,19 @@ def _check_section(
     for key, value in raw.items():
         if key not in known:
             found.append((key, _unknown("key", key, known)))
+        elif table := _table_type(types[key]):
+            # [[section.key]]: each table is checked like a section of its own.
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                found.append((key, f"must be tables ([[{name}.{key}]])"))
+                continue
+            items = []
+            for i, item in enumerate(value, start=1):
+                typed, inner = _check_section("", table, item, base)
+                items.append(typed)
+                found += [(f"{key}[{i}].{k}", m) for k, m in inner]
+            values[key] = tuple(items)
         elif (typed := _as_type(value, types[key])) is None:
-            found.append((key, f"must be {_TYPE_NAMES[types[key]]}"))
+            found.append((key, f"must be {_type_name(types[key])}"))
         else:
             values[key] = typed
 
@@ -137,13 +159,39 @@ def _check_section(
     # A key already reported for its type was left at its default, which
     # problems() might then flag again ("is required"); once is enough.
     reported = {key for key, _ in found}
-    later = section.problems() + _missing_files(name, section)
+    # A table inside a [[array]] is checked by its section's problems().
+    later = section.problems() if name else []
+    later += _missing_files(name, section) if check_files else []
     found += [(key, message) for key, message in later if key not in reported]
     return section, found
 
 
-def _as_type(value: Any, kind: type) -> Any:
+def _table_type(kind: Any) -> type | None:
+    """The dataclass of a tuple[SomeTable, ...] setting, else None."""
+    args = typing.get_args(kind)
+    if typing.get_origin(kind) is tuple and args and dataclasses.is_dataclass(args[0]):
+        return args[0]
+    return None
+
+
+def _type_name(kind: Any) -> str:
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is tuple:
+        return f"a list of {_TYPE_NAMES[args[0]].split(' ', 1)[1]}s"
+    if origin is dict:
+        return f"a table of {_TYPE_NAMES[args[1]].split(' ', 1)[1]}s"
+    return _TYPE_NAMES[kind]
+
+
+def _as_type(value: Any, kind: Any) -> Any:
     """The value as `kind`, or None if TOML gave something else."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is tuple:  # tuple[X, ...]: a TOML array
+        items = [_as_type(v, args[0]) for v in value] if isinstance(value, list) else [None]
+        return None if any(v is None for v in items) else tuple(items)
+    if origin is dict:  # dict[str, X]: a TOML table
+        items = {k: _as_type(v, args[1]) for k, v in value.items()} if isinstance(value, dict) else {"": None}
+        return None if any(v is None for v in items.values()) else items
     if kind is bool:
         return value if isinstance(value, bool) else None
     if isinstance(value, bool):  # bool is an int in Python, but not in TOML
@@ -200,6 +248,7 @@ def _dotted(text: str) -> list[str]:
 def _scan_lines(text: str) -> dict[str, int]:
     """Map "section" to its header line and "section.key" to its key line."""
     lines: dict[str, int] = {}
+    arrays: dict[str, int] = {}
     table: list[str] = []
     depth, open_string = 0, None  # inside a multi-line array or string
     # TOML counts only "\n" as a line break; str.splitlines() counts more.
@@ -214,6 +263,12 @@ def _scan_lines(text: str) -> dict[str, int]:
             if header := _HEADER.match(rest):
                 table = _dotted(header["name"])
                 lines.setdefault(".".join(table), number)
+                if rest.startswith("[["):
+                    # The n-th [[a.b]] is "a.b[n]" (from 1), as problems name it.
+                    name = ".".join(table)
+                    arrays[name] = arrays.get(name, 0) + 1
+                    table[-1] += f"[{arrays[name]}]"
+                    lines.setdefault(".".join(table), number)
                 continue
             if key := _KEY.match(rest):
                 parts = table + _dotted(key["key"])

@@ -1,4 +1,4 @@
-"""[retention]: how long anything read is kept."""
+"""[retention]: how long anything read is kept, and how often that is enforced."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from dataclasses import dataclass
 # A read that matches nothing may be kept minutes at most (the brief's
 # privacy invariant); a day is a generous hard ceiling for that window.
 MAX_NON_HIT_MINUTES = 1440
+# A purge interval above an hour would let hits outlive hit_days by that much.
+MAX_PURGE_INTERVAL_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,8 @@ class RetentionConfig:
     # written anywhere.
     non_hit_minutes: int = 0
     hit_days: int = 30
+    # The purge runs at start and then this often while the agent runs.
+    purge_interval_seconds: int = 60
 
     def problems(self) -> list[tuple[str, str]]:
         out = []
@@ -22,4 +26,6 @@ class RetentionConfig:
             out.append(("non_hit_minutes", f"must be between 0 and {MAX_NON_HIT_MINUTES}"))
         if self.hit_days < 1:
             out.append(("hit_days", "must be at least 1"))
+        if not 1 <= self.purge_interval_seconds <= MAX_PURGE_INTERVAL_SECONDS:
+            out.append(("purge_interval_seconds", f"must be between 1 and {MAX_PURGE_INTERVAL_SECONDS}"))
         return out
