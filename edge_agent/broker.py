@@ -3,7 +3,10 @@
 The unit itself never runs a broker; central servers do. This starts the
 Debian `mosquitto` binary with a throw-away config bound to 127.0.0.1 only.
 It can be stopped, paused, killed and restarted on the same port, which is
-how the tests play a broker outage.
+how the tests play a broker outage. For the transport tests it can listen
+with TLS (optionally requiring client certificates, whose common name then
+is the user an ACL names), and keep sessions across restarts (persistence),
+as a central broker does for subscribers with persistent sessions.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import AgentError
@@ -44,12 +48,31 @@ def _accepts(host: str, port: int) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class BrokerTls:
+    """The listener's TLS files; with require_certificate, clients must present one signed by ca_file."""
+
+    ca_file: str
+    cert_file: str
+    key_file: str
+    require_certificate: bool = False
+
+    def conf(self) -> str:
+        text = f"cafile {self.ca_file}\ncertfile {self.cert_file}\nkeyfile {self.key_file}\ntls_version tlsv1.2\n"
+        if self.require_certificate:
+            # The certificate's CN becomes the user name the ACL file speaks of.
+            text += "require_certificate true\nuse_identity_as_username true\n"
+        return text
+
+
 class LocalBroker:
     """`with LocalBroker() as b:` -> a running broker at b.host:b.port."""
 
     host = "127.0.0.1"
 
-    def __init__(self, port: int | None = None, workdir: str | Path | None = None, extra_conf: str = ""):
+    def __init__(self, port: int | None = None, workdir: str | Path | None = None, extra_conf: str = "", *,
+                 tls: BrokerTls | None = None, persistent: bool = False, allow_anonymous: bool = True,
+                 acl_file: str = "", password_file: str = ""):
         self.binary = find_mosquitto()
         self.port = port or free_port()
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="edge-agent-broker-")
@@ -59,11 +82,16 @@ class LocalBroker:
         self.stderr_path = self.workdir / "mosquitto.stderr"
         self.conf.write_text(
             f"listener {self.port} {self.host}\n"
-            "allow_anonymous true\n"
-            "persistence false\n"
+            + (tls.conf() if tls else "")
+            + f"allow_anonymous {'true' if allow_anonymous else 'false'}\n"
+            + (f"acl_file {acl_file}\n" if acl_file else "")
+            + (f"password_file {password_file}\n" if password_file else "")
+            # Persistence keeps retained messages and persistent sessions (with
+            # the messages queued for them) across a stop and start.
+            + (f"persistence true\npersistence_location {self.workdir}/\n" if persistent else "persistence false\n")
             # Run as root, mosquitto would switch to its own user and could
             # then not write its log in our private folder.
-            f"user {getpass.getuser()}\n"
+            + f"user {getpass.getuser()}\n"
             f"log_dest file {self.log_path}\n"
             "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
             f"{extra_conf}"

@@ -16,10 +16,13 @@ import pytest
 from agent_configs import write_config
 from datasets import HIGHWAY, HIGHWAY_PLATES, require
 from edge_agent.broker import LocalBroker
+from edge_agent.config.retention import RetentionConfig
+from edge_agent.store import Store
 from mqtt_helpers import Subscriber
 
 ROOT = Path(__file__).resolve().parents[1]
 HIT_SCHEMA = json.loads((ROOT / "deploy" / "schemas" / "hit.schema.json").read_text())
+STATUS_SCHEMA = json.loads((ROOT / "deploy" / "schemas" / "status.schema.json").read_text())
 LISTED = ("6380CCS", "2835BSY", "9079GCH")
 NOT_LISTED = tuple(p for p in HIGHWAY_PLATES if p not in LISTED)
 # Values an agency export carries that the unit must never keep.
@@ -54,13 +57,14 @@ def highway_run(tmp_path_factory):
             hits = [m for m in everything.messages if m.topic.endswith("/hit")]
             if len(hits) < len(LISTED):
                 try:
-                    everything.wait_for(len(LISTED), timeout=5)
+                    everything.wait_until(lambda ms: sum(m.topic.endswith("/hit") for m in ms) >= len(LISTED), 5)
                 except AssertionError:
                     pass
-            messages = list(everything.messages)
+            messages = [m for m in everything.messages if m.topic.endswith("/hit")]
+            statuses = [m for m in everything.messages if m.topic.endswith("/status")]
         finally:
             everything.close()
-    return {"proc": proc, "messages": messages, "data_dir": folder / "data"}
+    return {"proc": proc, "messages": messages, "statuses": statuses, "data_dir": folder / "data"}
 
 
 def test_run_exits_cleanly(highway_run):
@@ -91,8 +95,14 @@ def test_nothing_of_non_hits_or_dropped_columns_leaves_or_lands(highway_run):
     files = file_bytes(data_dir)
     assert files, "the agent wrote no store at all"
     blob = b"".join(files.values())
-    # Positive control: the hits themselves are stored, so the search can see plates.
-    assert all(p.encode() in blob for p in LISTED)
+    # The hits are stored (the store decrypts them), yet no plate is on disk in
+    # plain text: hits are encrypted at rest under per-day keys.
+    store = Store(data_dir, RetentionConfig(), pipeline=False)
+    assert sorted(h["plate"] for h in store.hits()) == sorted(LISTED)
+    store.close()
+    assert not any(p.encode() in blob for p in LISTED)
+    # Positive control for the search: the access log names the dropped columns.
+    assert b"date_of_birth" in blob
     for plate in NOT_LISTED:
         spaced = f"{plate[:-3]} {plate[-3:]}"
         for form in (plate, spaced, plate.lower()):
@@ -138,7 +148,7 @@ def test_hit_made_while_broker_is_down_arrives_when_it_is_back(tmp_path):
     assert "1 hit(s) not yet acknowledged" in first.stderr
     try:
         broker.start()
-        sub = Subscriber(broker.host, broker.port, "alpr/#")
+        sub = Subscriber(broker.host, broker.port, "alpr/+/+/hit")
         # A later run (a restart) delivers the hit kept on disk before reading anything new.
         text = (tmp_path / "agent.toml").read_text().replace(str(frames), str(empty))
         (tmp_path / "agent.toml").write_text(text)
@@ -150,3 +160,14 @@ def test_hit_made_while_broker_is_down_arrives_when_it_is_back(tmp_path):
         broker.close()
     assert [a["plate"] for a in alerts] == ["8589BXT"]
     jsonschema.validate(alerts[0], HIT_SCHEMA)
+
+
+def test_status_messages_are_valid_and_name_no_plate(highway_run):
+    docs = [json.loads(m.payload) for m in highway_run["statuses"]]
+    assert docs and docs[-1]["state"] == "offline" and docs[-1]["reason"] == "stopped"
+    for message, doc in zip(highway_run["statuses"], docs):
+        assert message.topic == "alpr/test-site/cam-7/status"
+        jsonschema.validate(doc, STATUS_SCHEMA)
+    text = b"".join(m.payload for m in highway_run["statuses"]).decode()
+    for plate in HIGHWAY_PLATES:
+        assert plate not in text

@@ -1,53 +1,34 @@
 import base64
 import json
 import logging
+import socket
 import threading
 import time
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 import cv2
 import jsonschema
 import numpy as np
 import pytest
 
+from edge_agent.alerts import ListState
 from edge_agent.config.mqtt import MqttConfig
 from edge_agent.config.retention import RetentionConfig
 from edge_agent.config.unit import UnitConfig
 from edge_agent.errors import AgentError
 from edge_agent.publish import HitPublisher, build_alert, encode_alert, hit_topic
 from edge_agent.records import Box, HotListEntry, Hit, VehicleRead
-from edge_agent.store import Store
+from edge_agent.mqtt_link import backoff
+from edge_agent.store import OutboxItem, Store
 
 UNIT = UnitConfig(site="depot-1", camera_id="cam-a")
 TOPIC = "edge-agent/depot-1/cam-a/hit"
 WHEN = datetime(2025, 6, 1, 12, 0, 5, 123456, tzinfo=timezone.utc)
 
-ALERT_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["schema", "alert_id", "plate", "confidence", "captured_at", "site", "camera_id",
-                 "hotlist", "match", "frames", "crop_jpeg"],
-    "properties": {
-        "schema": {"const": "edge-agent/hit/1"},
-        "alert_id": {"type": "string"},
-        "plate": {"type": "string", "pattern": "^[A-Z0-9]+$"},
-        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-        "captured_at": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"},
-        "site": {"type": "string"},
-        "camera_id": {"type": "string"},
-        "hotlist": {
-            "type": "object", "additionalProperties": False, "required": ["category", "ref", "state"],
-            "properties": {k: {"type": "string"} for k in ("category", "ref", "state")},
-        },
-        "match": {
-            "type": "object", "additionalProperties": False, "required": ["distance"],
-            "properties": {"distance": {"type": "integer"}},
-        },
-        "frames": {"type": "integer"},
-        "crop_jpeg": {"type": "string", "contentEncoding": "base64"},
-    },
-}
+ROOT = Path(__file__).resolve().parents[1]
+ALERT_SCHEMA = json.loads((ROOT / "deploy" / "schemas" / "hit.schema.json").read_text())
 
 
 def mqtt_cfg(broker) -> MqttConfig:
@@ -89,7 +70,7 @@ def make_publisher():
     made: list[HitPublisher] = []
 
     def make(mqtt, store, **kwargs):
-        kwargs.setdefault("reconnect_delay", (1, 1))
+        kwargs.setdefault("reconnect_delay", (0.2, 0.5))
         pub = HitPublisher(mqtt, UNIT, store, **kwargs)
         made.append(pub)
         return pub
@@ -111,15 +92,27 @@ def wait_until(cond, timeout: float = 5.0) -> bool:
 def test_topic_and_alert_shape():
     hit = make_hit()
     assert hit_topic(MqttConfig(topic_prefix="fleet/eu"), UNIT) == "fleet/eu/depot-1/cam-a/hit"
-    alert = build_alert(hit, UNIT, alert_id="id-1", crop_jpeg=b"\xff\xd8jpeg")
+    alert_id = str(uuid.uuid4())
+    alert = build_alert(hit, UNIT, alert_id=alert_id, crop_jpeg=b"\xff\xd8jpeg")
     jsonschema.validate(alert, ALERT_SCHEMA)
+    assert alert["schema"] == "edge-agent/hit/2"
     assert alert["confidence"] == 0.877
     assert alert["captured_at"] == "2025-06-01T12:00:05.123Z"
     assert alert["hotlist"] == {"category": "stolen", "ref": "case-17", "state": "CA"}
+    assert alert["list"] == {"version": None, "issued_at": None, "stale": False}
     assert alert["match"] == {"distance": 1} and alert["frames"] == 5
     assert base64.b64decode(alert["crop_jpeg"]) == b"\xff\xd8jpeg"
     payload = encode_alert(alert)
     assert b" " not in payload and json.loads(payload.decode("utf-8")) == alert
+
+    signed = ListState(version=7, issued_at=WHEN, stale=True)
+    withheld = build_alert(hit, UNIT, alert_id=alert_id, crop_jpeg=None, list_state=signed,
+                           crop_withheld="outbox_full")
+    jsonschema.validate(withheld, ALERT_SCHEMA)
+    assert "crop_jpeg" not in withheld and withheld["crop_withheld"] == "outbox_full"
+    assert withheld["list"] == {"version": 7, "issued_at": "2025-06-01T12:00:05.123Z", "stale": True}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**withheld, "crop_jpeg": "AAAA"}, ALERT_SCHEMA)  # one or the other
 
 
 def test_hit_is_published_qos1_and_leaves_the_outbox(mosquitto, subscriber_factory, make_publisher, tmp_path):
@@ -175,7 +168,7 @@ def test_hit_added_while_broker_down_arrives_after_it_starts(
     pub.notify()
     assert not pub.drain(0.5)
     assert not pub.connected and store.outbox_depth() == 1
-    assert f"{mosquitto.host}:{mosquitto.port} is unreachable" in caplog.text
+    assert f"cannot connect to MQTT broker {mosquitto.host}:{mosquitto.port}" in caplog.text
 
     mosquitto.start()
     sub = subscriber_factory(mosquitto.host, mosquitto.port, TOPIC)
@@ -302,3 +295,109 @@ def test_unreadable_password_file_is_a_one_line_error(tmp_path):
     with pytest.raises(AgentError, match="missing"):
         HitPublisher(mqtt, UNIT, store)
     store.close()
+
+
+def test_each_delivered_alert_is_reported_in_order(mosquitto, make_publisher, tmp_path):
+    mqtt = mqtt_cfg(mosquitto)
+    store = Store(tmp_path, RetentionConfig())
+    ids = [queue_hit(store, mqtt, make_hit(f"AB{i:02d}CDE", seed=i))[0] for i in range(6)]
+    delivered: list[OutboxItem] = []
+    pub = make_publisher(mqtt, store, on_delivered=delivered.append, max_inflight=2)
+    pub.start()
+    assert pub.drain(5)
+    assert wait_until(lambda: len(delivered) == 6)
+    assert [item.alert_id for item in delivered] == ids
+    assert all(item.topic == TOPIC and json.loads(item.payload)["alert_id"] == item.alert_id for item in delivered)
+    assert pub.delivered == 6
+    store.close()
+
+
+def queue_through(pub: HitPublisher, store: Store, mqtt: MqttConfig, hit: Hit) -> str:
+    """As the agent queues a hit: the publisher decides whether its crop fits the outbox."""
+    crop = cv2.imencode(".jpg", hit.read.crop, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+    alert_id = str(uuid.uuid4())
+    payload = pub.alert_payload(hit, alert_id=alert_id, crop_jpeg=crop)
+    store.add_hit(hit, alert_id=alert_id, topic=hit_topic(mqtt, UNIT), payload=payload, crop_jpeg=crop)
+    return alert_id
+
+
+def test_full_outbox_keeps_every_hit_and_holds_back_only_crops(
+    mosquitto, subscriber_factory, make_publisher, tmp_path, caplog
+):
+    caplog.set_level(logging.WARNING, logger="edge_agent")
+    probe = len(encode_alert(build_alert(make_hit(), UNIT, alert_id=str(uuid.uuid4()),
+                                         crop_jpeg=cv2.imencode(".jpg", make_hit().read.crop,
+                                                                [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes())))
+    # Room for two alerts with their crops.
+    mqtt = MqttConfig(host=mosquitto.host, port=mosquitto.port, tls=False, allow_insecure=True,
+                      outbox_max_mb=2.5 * probe / 2**20)
+    mosquitto.stop()
+    store = Store(tmp_path, RetentionConfig())
+    pub = make_publisher(mqtt, store)
+    pub.start()
+    ids = [queue_through(pub, store, mqtt, make_hit(f"AB{i:02d}CDE", seed=i)) for i in range(5)]
+    assert store.outbox_depth() == 5 and len(store.hits()) == 5  # nothing dropped
+    assert pub.crops_withheld == 3 and pub.outbox_full()
+    assert caplog.text.count("outbox full") == 3 and "AB0" not in caplog.text
+
+    mosquitto.start()
+    sub = subscriber_factory(mosquitto.host, mosquitto.port, TOPIC)
+    alerts = [json.loads(m.payload) for m in sub.wait_for(5, timeout=8)]
+    for alert in alerts:
+        jsonschema.validate(alert, ALERT_SCHEMA)
+    assert [a["alert_id"] for a in alerts] == ids
+    assert ["crop_jpeg" in a for a in alerts] == [True, True, False, False, False]
+    assert {a.get("crop_withheld") for a in alerts[2:]} == {"outbox_full"}
+    assert pub.drain(5) and store.outbox_bytes() == 0
+    # Room again: the next alert carries its crop and the alarm clears.
+    queue_through(pub, store, mqtt, make_hit("ZZ99ZZZ", seed=9))
+    assert not pub.outbox_full()
+    pub.notify()
+    assert "crop_jpeg" in json.loads(sub.wait_for(6, timeout=5)[-1].payload)
+    store.close()
+
+
+def test_backoff_doubles_to_its_ceiling_with_jitter():
+    for attempt in range(12):
+        ceiling = min(60.0, 1.0 * 2**attempt)
+        waits = [backoff(attempt, 1.0, 60.0) for _ in range(200)]
+        assert all(0.5 * ceiling <= w <= ceiling for w in waits)
+        assert max(waits) - min(waits) > 0.2 * ceiling  # randomised, not in lockstep
+
+
+def test_reconnects_back_off_with_jitter_against_a_failing_broker(make_publisher, tmp_path):
+    """A listener that hangs up on every CONNECT: the unit's attempts must spread out."""
+    accepted: list[float] = []
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            accepted.append(time.monotonic())
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    store = Store(tmp_path, RetentionConfig())
+    mqtt = MqttConfig(host="127.0.0.1", port=port, tls=False, allow_insecure=True)
+    pub = make_publisher(mqtt, store, reconnect_delay=(0.1, 0.8))
+    pub.start()
+    time.sleep(4.0)
+    pub.stop()
+    stop.set()
+    thread.join(2)
+    server.close()
+    store.close()
+    gaps = [b - a for a, b in zip(accepted, accepted[1:])]
+    assert len(gaps) >= 5, gaps
+    for n, gap in enumerate(gaps[:6]):
+        ceiling = min(0.8, 0.1 * 2**n)
+        # Upper slack for the attempt itself on a busy test machine.
+        assert 0.5 * ceiling - 0.02 <= gap <= ceiling + 0.3, (n, gaps)
+    assert not pub.connected and "cannot connect" in pub.last_error

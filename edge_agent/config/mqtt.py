@@ -1,4 +1,4 @@
-"""[mqtt]: the broker that receives hit alerts."""
+"""[mqtt]: the broker that receives hit alerts and the unit's status."""
 
 from __future__ import annotations
 
@@ -25,6 +25,15 @@ class MqttConfig:
     # The password is read from this file (for example a systemd credential),
     # never from the config file itself.
     password_file: str = ""
+    # Reconnects back off exponentially between these bounds, each wait
+    # randomised so a fleet does not reconnect in step after an outage.
+    reconnect_min_seconds: float = 1.0
+    reconnect_max_seconds: float = 60.0
+    # Bytes of queued alerts beyond which new alerts are queued without their
+    # plate crop (kept on the unit); a hit is never dropped.
+    outbox_max_mb: float = 256.0
+    # How often the retained status and <data_dir>/status.json are refreshed.
+    status_interval_seconds: float = 60.0
 
     def problems(self) -> list[tuple[str, str]]:
         out = []
@@ -42,4 +51,12 @@ class MqttConfig:
             out.append(("username", "is required with password_file"))
         if self.keepalive_seconds < 5:
             out.append(("keepalive_seconds", "must be at least 5"))
+        if self.reconnect_min_seconds <= 0:
+            out.append(("reconnect_min_seconds", "must be greater than 0"))
+        if self.reconnect_max_seconds < self.reconnect_min_seconds:
+            out.append(("reconnect_max_seconds", "must be at least reconnect_min_seconds"))
+        if self.outbox_max_mb <= 0:
+            out.append(("outbox_max_mb", "must be greater than 0"))
+        if self.status_interval_seconds < 1:
+            out.append(("status_interval_seconds", "must be at least 1"))
         return out
