@@ -2,7 +2,6 @@
 # Install edge-agent into ./.venv on Debian 12 or Raspberry Pi OS (64-bit).
 #   deploy/setup.sh          the agent and its demo
 #   deploy/setup.sh --test   the same plus the test tools
-#   deploy/setup.sh --easyocr   also the optional EasyOCR reader (needs torch)
 # Safe to run again: it only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,8 +10,7 @@ extras=()
 for arg in "$@"; do
   case "$arg" in
     --test) extras+=(test) ;;
-    --easyocr) extras+=(easyocr) ;;
-    *) echo "setup.sh: unknown option: $arg (use --test or --easyocr)" >&2; exit 2 ;;
+    *) echo "setup.sh: unknown option: $arg (use --test)" >&2; exit 2 ;;
   esac
 done
 
@@ -26,6 +24,8 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
 apt_pkgs=()
 python3 -c 'import ensurepip' 2>/dev/null || apt_pkgs+=(python3-venv)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || apt_pkgs+=(mosquitto)
+# The tests score and verify the service unit with systemd-analyze (package systemd).
+if [[ " ${extras[*]} " == *" test "* ]]; then command -v systemd-analyze >/dev/null || apt_pkgs+=(systemd); fi
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
   echo "setup.sh: installing ${apt_pkgs[*]} with apt-get"

@@ -3,10 +3,15 @@
 Files and folders are read once, frame by frame. Devices and network streams
 are live: a camera that drops is reopened with exponential backoff, forever,
 because a unit on a pole has nobody to restart it.
+
+While it waits to reopen, a live source calls its `heartbeat`: waiting for a
+camera is healthy, and the service feeds systemd's watchdog from it. A read
+that hangs inside the driver calls nothing, so the watchdog trips then.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import re
@@ -97,7 +102,18 @@ class FrameSource:
     def __init__(self, source: str):
         self.source = redact(source)  # Frame.source is shown and stored, so never with secrets
         self.last_error = ""  # "" when healthy; the latest fault, for status reporting
+        self.faults = 0  # how many times the source dropped since it was opened
+        self.heartbeat: Callable[[], None] | None = None  # called while waiting, never inside a read
+        self.mask: list[tuple[int, int, int, int]] = []  # [camera] mask, (x, y, w, h) boxes
         self._stop = threading.Event()
+
+    def _frame(self, image: np.ndarray, index: int, captured_at: datetime) -> Frame:
+        image = to_bgr(image)
+        # Masked pixels are zeroed here, before the frame leaves capture, so
+        # detection, reading, crops and `aim` pictures never see them.
+        for x, y, w, h in self.mask:
+            image[y : y + h, x : x + w] = 0
+        return Frame(image=image, index=index, captured_at=captured_at, source=self.source)
 
     def frames(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -134,7 +150,7 @@ class ImageFolderSource(FrameSource):
                 log.warning("camera: skipping unreadable image %s", path.name)
                 continue
             self.current_path = path
-            yield Frame(image=image, index=index, captured_at=_now(), source=self.source)
+            yield self._frame(image, index, _now())
             index += 1
 
 
@@ -202,7 +218,7 @@ class VideoFileSource(_CaptureSource):
                     ms = max(index * 1000.0 / self._fps, last_ms + 1000.0 / self._fps)
                 last_ms = ms
                 captured_at = self._opened_at + timedelta(milliseconds=ms)
-                yield Frame(image=to_bgr(image), index=index, captured_at=captured_at, source=self.source)
+                yield self._frame(image, index, captured_at)
                 index += 1
         finally:
             self._running = False
@@ -259,7 +275,7 @@ class LiveSource(_CaptureSource):
                 # Keep an even cadence, but start afresh after a stall rather than
                 # letting through a burst to "catch up".
                 next_due = next_due + interval if now - next_due < interval else now + interval
-                yield Frame(image=to_bgr(image), index=index, captured_at=_now(), source=self.source)
+                yield self._frame(image, index, _now())
                 index += 1
         finally:
             self._running = False
@@ -290,18 +306,29 @@ class LiveSource(_CaptureSource):
 
     def _fault(self, what: str) -> None:
         self._release()
-        self.last_error = redact(f"{self.source}: {what}")
-        log.warning("camera: %s", self.last_error)
+        error = redact(f"{self.source}: {what}")
+        # A camera dead for a month retries ~3000 times a day: say each new
+        # fault once, the repeats only at DEBUG, so the journal keeps its history.
+        log.log(logging.DEBUG if error == self.last_error else logging.WARNING, "camera: %s", error)
+        if not self.last_error:
+            self.faults += 1
+        self.last_error = error
 
     def _backoff(self, delay: float) -> float:
         """Sleep about `delay` seconds (or until stop()); return the next delay."""
         wait = delay * random.uniform(0.8, 1.2)  # jitter: many units must not retry in step
-        log.info("camera: retrying %s in %.2f s", self.source, wait)
+        log.debug("camera: retrying %s in %.2f s", self.source, wait)
         self._pause(wait)
         return min(delay * 2.0, self._cfg.reconnect_max_seconds)
 
     def _pause(self, seconds: float) -> None:
-        self._stop.wait(seconds)
+        deadline = time.monotonic() + seconds
+        while True:
+            if self.heartbeat is not None:
+                self.heartbeat()
+            left = deadline - time.monotonic()
+            if left <= 0 or self._stop.wait(min(left, 1.0)):
+                return
 
 
 def _is_blank(image: np.ndarray) -> bool:
@@ -312,8 +339,35 @@ def _is_blank(image: np.ndarray) -> bool:
     return bool(image.min() == image.max())
 
 
-def open_source(cfg: CameraConfig, *, capture_factory: Callable[..., Any] = cv2.VideoCapture) -> FrameSource:
+def open_capture(target: int | str, timeout_seconds: float = 10.0) -> Any:
+    """cv2.VideoCapture, with bounded waits for network streams.
+
+    FFmpeg otherwise waits 30 s on a stream that stalls with its connection
+    open; `[camera] stream_timeout_seconds` notices a dead camera sooner and
+    stays inside WatchdogSec and TimeoutStopSec, so a stalled stream never
+    looks like a hung agent.
+    """
+    if isinstance(target, str) and target.lower().startswith(_STREAM_SCHEMES):
+        ms = int(timeout_seconds * 1000)
+        return cv2.VideoCapture(target, cv2.CAP_FFMPEG,
+                                [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+    return cv2.VideoCapture(target)
+
+
+def open_source(cfg: CameraConfig, *, capture_factory: Callable[..., Any] = open_capture) -> FrameSource:
     """Build the FrameSource for `cfg.source`; raise InputError for a bad file or folder."""
+    try:
+        mask = cfg.mask_regions()
+    except ValueError as exc:
+        raise InputError(f"camera.mask: {exc}") from None
+    if capture_factory is open_capture:
+        capture_factory = functools.partial(open_capture, timeout_seconds=cfg.stream_timeout_seconds)
+    src = _build_source(cfg, capture_factory)
+    src.mask = mask
+    return src
+
+
+def _build_source(cfg: CameraConfig, capture_factory: Callable[..., Any]) -> FrameSource:
     source = cfg.source.strip()
     kind = source_kind(source)
     if kind == "stream":

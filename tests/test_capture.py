@@ -391,3 +391,38 @@ def test_credentials_never_reach_last_error_or_logs(caplog: pytest.LogCaptureFix
 )
 def test_redact(text: str, expected: str) -> None:
     assert redact(text) == expected
+
+
+# --- privacy mask and watchdog heartbeat -------------------------------------------
+
+
+def test_mask_blacks_out_regions_before_frames_leave_capture(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((48, 64, 3), 200, np.uint8))
+    src = open_source(CameraConfig(source=str(tmp_path), mask="0,0,10,5; 60,40,100,100"))
+    image = next(iter(src.frames())).image
+    assert (image[0:5, 0:10] == 0).all() and (image[40:, 60:] == 0).all()  # clipped at the edge
+    assert (image[5:40, 10:60] == 200).all()
+    assert int((image == 0).all(axis=2).sum()) == 10 * 5 + 8 * 4
+
+
+@pytest.mark.parametrize("mask", ["1,2,3", "a,b,c,d", "0,0,0,5", "-1,0,5,5"])
+def test_bad_mask_is_reported_by_key(mask: str, tmp_path: Path) -> None:
+    assert any(key == "mask" for key, _ in CameraConfig(source="0", mask=mask).problems())
+    with pytest.raises(InputError, match=r"^camera\.mask: region"):
+        open_source(CameraConfig(source="0", mask=mask))
+
+
+def test_heartbeat_while_waiting_for_the_camera_never_inside_a_read() -> None:
+    cam = FakeCamera(opens=[False] * 3, delay=0.0)
+    src = open_source(CameraConfig(source="0", reconnect_min_seconds=0.3, reconnect_max_seconds=2.5), capture_factory=cam)
+    beats: list[tuple[float, int]] = []
+    src.heartbeat = lambda: beats.append((time.monotonic(), cam.n_reads))
+    started = time.monotonic()
+    for _ in src.frames():
+        src.stop()
+    # Three failed opens: waits of ~0.3, 0.6 and 1.2 s, each fed at least once a second.
+    assert time.monotonic() - started >= 1.6
+    times = [started] + [t for t, _ in beats]
+    assert max(b - a for a, b in zip(times, times[1:])) < 1.3
+    assert all(reads == 0 for _, reads in beats)  # all before the first read: none during one
+    assert src.faults == 1  # one outage, however many retries
