@@ -16,11 +16,12 @@ from . import __version__
 from .config import DEFAULT_CONFIG_PATH, ConfigError, ReaderConfig, load_config
 from .config.reader import ENGINES
 from .errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, AgentError
+from .logs import setup_logging
 
 log = logging.getLogger("edge_agent")
 
 # Modules that add subcommands through a `register(subparsers)` function.
-COMMAND_MODULES: list[str] = ["bench"]
+COMMAND_MODULES: list[str] = ["bench", "cli_field", "cli_policy", "cli_hotlist"]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -35,8 +36,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # `systemctl reload`: the agent reloads between two frames, not in the handler.
+    signal.signal(signal.SIGHUP, lambda *_: agent.request_reload())
     queued = agent.run(drain_timeout=args.drain_timeout)
-    if queued:
+    if queued and agent.stopped_by_request:
+        # A stop (systemctl stop, a reboot) is not a failure: queued hits are
+        # safe on disk and go out after the next start.
+        log.info("%d hit(s) wait in the outbox for the next start", queued)
+    elif queued:
         raise AgentError(f"{queued} hit(s) not yet acknowledged by the broker {cfg.mqtt.host}:{cfg.mqtt.port}; "
                          f"they stay in the outbox under {cfg.storage.data_dir} and go out on the next run")
     return EXIT_OK
@@ -44,11 +51,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     from .match import load_hotlist
+    from .policy import refused_categories
 
     cfg = load_config(args.config)
-    problems = list(load_hotlist(cfg.hotlist.path).row_problems)
+    if cfg.hotlist.public_key_file:
+        from .hotlist_signed import load_public_key
+
+        load_public_key(cfg.hotlist.public_key_file)  # a wrong key is one line and exit 2
+    hotlist = load_hotlist(cfg.hotlist.path) if cfg.hotlist.path else None
+    problems = list(hotlist.row_problems) if hotlist else []
     for problem in problems:
         print(f"{problem} (hotlist row)", file=sys.stderr)
+    if hotlist and (refused := refused_categories(hotlist, cfg.policy)):
+        # Not an error: excluding categories (say, immigration) is the policy working.
+        print(f"{cfg.hotlist.path}: entries refused, category tied to no authorized purpose: {refused}",
+              file=sys.stderr)
     if problems:
         return EXIT_USAGE
     print(f"{args.config}: ok")
@@ -129,8 +146,7 @@ def bound_heap() -> None:
 def main(argv: list[str] | None = None) -> int:
     bound_heap()
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(args.verbose)
     try:
         return args.func(args)
     except ConfigError as exc:

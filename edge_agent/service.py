@@ -18,20 +18,24 @@ from datetime import datetime, timezone
 
 import cv2
 
+from .alerts import hotlist_topic
 from .capture import FrameSource, open_source
 from .config import AgentConfig
 from .detect import PlateDetector, TextLinePlateDetector
 from .errors import AgentError
 from .match import Matcher, load_hotlist
-from .publish import HitPublisher, build_alert, encode_alert, hit_topic
+from .policy import admit_hotlist, disclosure_recorder, record_config, require_policy
+from .hotlist_sync import HotlistSync, empty_hotlist
+from .publish import HitPublisher, hit_topic
 from .read import PlateReader, make_reader
 from .records import Hit, VehicleRead
+from .reload import reload_agent
+from .sd_notify import Notifier
+from .status import StatusReporter
 from .store import Store
 from .track import Tracker
 
 log = logging.getLogger(__name__)
-
-PURGE_INTERVAL_SECONDS = 60.0
 
 
 @dataclass
@@ -51,24 +55,85 @@ class Agent:
     def __init__(self, cfg: AgentConfig, *, detector: PlateDetector | None = None,
                  reader: PlateReader | None = None):
         self.cfg = cfg
-        hotlist = load_hotlist(cfg.hotlist.path)
-        for problem in hotlist.row_problems:
-            log.warning("hot list: %s (row skipped)", problem)
-        self.matcher = Matcher(hotlist, cfg.hotlist.confusion_tolerance)
-        log.info("hot list %s: %d plates", hotlist.source, len(self.matcher))
-        self.store = Store(cfg.storage.data_dir, cfg.retention)
-        self.publisher = HitPublisher(cfg.mqtt, cfg.unit, self.store)
+        require_policy(cfg)  # a unit never runs outside its usage-and-privacy policy
+        # The CSV until a signed list supersedes it; `matcher` below reads the list in force.
+        self.hotlists = HotlistSync(cfg.hotlist, cfg.storage.data_dir, self.load_matcher(cfg),
+                                    admit=lambda hotlist: admit_hotlist(hotlist, self.cfg))
+        self.store = Store(cfg.storage.data_dir, cfg.retention,
+                           non_hit_plaintext=cfg.policy.store_non_hit_plaintext)
+        record_config(cfg)
+        # Every alert the broker acknowledges is a disclosure, and is logged as one.
+        self.publisher = HitPublisher(cfg.mqtt, cfg.unit, self.store, on_delivered=disclosure_recorder(cfg))
         self.topic = hit_topic(cfg.mqtt, cfg.unit)
+        self.hotlists.attach(self.publisher.link, hotlist_topic(cfg.mqtt, cfg.unit))
         self.detector = detector or TextLinePlateDetector(cfg.reader)
         self.reader = reader or make_reader(cfg.reader)
         self.tracker = Tracker(cfg.tracker)
         self.stats = AgentStats()
+        self.status = StatusReporter(cfg.unit, cfg.mqtt, cfg.storage.data_dir, publisher=self.publisher,
+                                     store=self.store, stats=self.stats, hotlists=self.hotlists,
+                                     max_age_hours=cfg.hotlist.max_age_hours, camera_error=lambda: self.camera_error)
         self._source: FrameSource | None = None
         self._stopping = threading.Event()
+        self.notifier = Notifier()  # systemd's $NOTIFY_SOCKET; a no-op outside systemd
+        self._reload_requested = threading.Event()
+        self._status_at = 0.0
+
+    @staticmethod
+    def load_matcher(cfg: AgentConfig) -> Matcher:
+        """The hot list of `cfg`, ready to match; at start and on every reload."""
+        hotlist = admit_hotlist(load_hotlist(cfg.hotlist.path) if cfg.hotlist.path else empty_hotlist(), cfg)
+        for problem in hotlist.row_problems:
+            log.warning("hot list: %s (row skipped)", problem)
+        matcher = Matcher(hotlist, cfg.hotlist.confusion_tolerance)
+        log.info("hot list %s: %d plates", hotlist.source, len(matcher))
+        return matcher
+
+    @property
+    def matcher(self) -> Matcher:
+        """The hot list in force; a reload assigns its CSV list here."""
+        return self.hotlists.active.matcher
+
+    @matcher.setter
+    def matcher(self, matcher: Matcher) -> None:
+        self.hotlists.set_csv(matcher)
+
+    @property
+    def source(self) -> FrameSource | None:
+        return self._source
+
+    @property
+    def camera_error(self) -> str:
+        """The camera's current fault, "" while it delivers frames."""
+        return self._source.last_error if self._source is not None else ""
+
+    @property
+    def stopped_by_request(self) -> bool:
+        """stop() was called (SIGTERM, SIGINT): an orderly end, not a failure."""
+        return self._stopping.is_set()
+
+    def request_reload(self) -> None:
+        """Reload config and hot list between two frames; safe from a signal handler."""
+        self._reload_requested.set()
+
+    def _alive(self) -> None:
+        """Called each frame and each second the camera is waited for, on the loop's
+        thread: both mean the agent is healthy. A hung camera read calls nothing."""
+        self.notifier.ready(f"camera {self.camera_error}" if self.camera_error else "reading")
+        self.notifier.watchdog()
+        if self._reload_requested.is_set():
+            self._reload_requested.clear()
+            reload_agent(self)
+        now = time.monotonic()
+        if now - self._status_at >= 5.0:
+            self._status_at = now
+            self.notifier.status(f"camera fault: {self.camera_error}" if self.camera_error else
+                                 f"{self.stats.fps():.1f} fps, {self.stats.vehicles} vehicles, {self.stats.hits} hits")
 
     def stop(self) -> None:
         """Ask the run loop to finish; safe from a signal handler or another thread."""
         self._stopping.set()
+        self.notifier.stopping()
         if self._source is not None:
             self._source.stop()
 
@@ -81,20 +146,23 @@ class Agent:
         """
         self.stats.started = time.monotonic()
         # Purge first, so time the unit spent switched off does not extend retention.
-        self._purge()
+        self._purge(at_start=True)
         last_purge = time.monotonic()
         self.publisher.start()
+        self.status.start()
         try:
             self._source = open_source(self.cfg.camera)
+            self._source.heartbeat = self._alive
             if self._stopping.is_set():
                 self._source.stop()
             for frame in self._source.frames():
                 self.stats.frames += 1
+                self._alive()
                 reads = self.reader(frame, self.detector(frame))
                 self.stats.reads += len(reads)
                 for vehicle in self.tracker.update(reads, frame.captured_at):
                     self.handle(vehicle)
-                if time.monotonic() - last_purge > PURGE_INTERVAL_SECONDS:
+                if time.monotonic() - last_purge > self.cfg.retention.purge_interval_seconds:
                     self._purge()
                     last_purge = time.monotonic()
             for vehicle in self.tracker.flush():
@@ -107,6 +175,7 @@ class Agent:
         finally:
             if self._source is not None:
                 self._source.close()
+            self.status.stop()
             self.publisher.stop()
             self.store.close()
             log.info("stopped after %d frames (%.1f fps), %d vehicles, %d hits",
@@ -114,7 +183,8 @@ class Agent:
 
     def handle(self, vehicle: VehicleRead) -> Hit | None:
         self.stats.vehicles += 1
-        hit = self.matcher.match(vehicle)
+        active = self.hotlists.active  # one read: the list and its version swap together
+        hit = active.matcher.match(vehicle)
         if hit is None:
             # Deliberately not logged: a non-hit's plate must not reach the journal.
             self.store.remember_non_hit(vehicle, datetime.now(timezone.utc))
@@ -124,15 +194,19 @@ class Agent:
             raise AgentError("could not encode a plate crop as JPEG")
         crop_jpeg = jpeg.tobytes()
         alert_id = str(uuid.uuid4())
-        payload = encode_alert(build_alert(hit, self.cfg.unit, alert_id=alert_id, crop_jpeg=crop_jpeg))
-        self.store.add_hit(hit, alert_id=alert_id, topic=self.topic, payload=payload, crop_jpeg=crop_jpeg)
+        payload = self.publisher.alert_payload(hit, alert_id=alert_id, crop_jpeg=crop_jpeg,
+                                               list_state=active.state(self.cfg.hotlist.max_age_hours))
+        self.store.add_hit(hit, alert_id=alert_id, topic=self.topic, payload=payload, crop_jpeg=crop_jpeg,
+                           camera=f"{self.cfg.unit.site}/{self.cfg.unit.camera_id}")
         self.stats.hits += 1
-        log.info("hit %s: plate %s (%s %s), confidence %.2f over %d frames", alert_id, hit.entry.plate,
+        # No plate: the journal is kept longer than hit_days, and a destroyed hit must leave no trace.
+        log.info("hit %s: %s %s, confidence %.2f over %d frames", alert_id,
                  hit.entry.category or "-", hit.entry.ref or "-", vehicle.confidence, vehicle.frames)
         self.publisher.notify()
         return hit
 
-    def _purge(self) -> None:
-        counts = self.store.purge(datetime.now(timezone.utc))
+    def _purge(self, at_start: bool = False) -> None:
+        # At start the purge is logged even if it found nothing: proof it ran.
+        counts = self.store.purge(datetime.now(timezone.utc), record=at_start)
         if any(counts.values()):
             log.info("retention purge: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
