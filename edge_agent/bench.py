@@ -73,7 +73,7 @@ def _set_name(folder: Path) -> str:
     return "/".join(folder.resolve().parts[-2:])
 
 
-def fold(text: str) -> str:
+def fold_o_i(text: str) -> str:
     # Some EU labels write O for 0 and I for 1 (and plates themselves share
     # glyphs), so a folded score is reported beside the exact one.
     return text.replace("O", "0").replace("I", "1")
@@ -110,9 +110,7 @@ def accuracy(folder: Path, engine: str, cfg: ReaderConfig) -> dict:
     times = []
     progress = Progress(len(samples), f"{_set_name(folder)}/{engine}")
     for i, sample in enumerate(samples):
-        image = cv2.imread(str(sample.path))
-        if image is None:
-            raise InputError(f"bench: cannot read image {sample.path}")
+        image = _read_image(sample)
         start = time.perf_counter()
         if kind == "crops":
             reads = reader.read_crop(image)
@@ -122,7 +120,7 @@ def accuracy(folder: Path, engine: str, cfg: ReaderConfig) -> dict:
         times.append((time.perf_counter() - start) * 1000)
         best = reads[0].text if reads else ""
         exact += best == sample.plate
-        folded += fold(best) == fold(sample.plate)
+        folded += fold_o_i(best) == fold_o_i(sample.plate)
         if sample.box is None:
             detected += bool(reads)
         else:
@@ -150,9 +148,7 @@ def false_reads(folder: Path, cfg: ReaderConfig) -> dict:
     found: list[str] = []
     progress = Progress(len(samples), f"{_set_name(folder)}/false-reads")
     for i, sample in enumerate(samples):
-        image = cv2.imread(str(sample.path))
-        if image is None:
-            raise InputError(f"bench: cannot read image {sample.path}")
+        image = _read_image(sample)
         b = sample.box
         mask = np.zeros(image.shape[:2], np.uint8)
         mask[max(0, b.y - 4):b.y + b.h + 4, max(0, b.x - 4):b.x + b.w + 4] = 255
@@ -165,6 +161,13 @@ def false_reads(folder: Path, cfg: ReaderConfig) -> dict:
     progress.close()
     return {"set": _set_name(folder), "photos": len(samples), "reads": len(found),
             "per_1000": 1000 * len(found) / len(samples)}
+
+
+def _read_image(sample: Sample) -> np.ndarray:
+    image = cv2.imread(str(sample.path))
+    if image is None:
+        raise InputError(f"bench: cannot read image {sample.path}")
+    return image
 
 
 def _centre_inside(found: Box, truth: Box) -> bool:

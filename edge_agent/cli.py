@@ -7,6 +7,7 @@ Every command turns bad input into one line on stderr and an exit code
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import logging
 import signal
@@ -77,7 +78,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     reader_cfg = load_config(args.config).reader if args.config else ReaderConfig()
     if args.engine:
-        reader_cfg = ReaderConfig(**{**reader_cfg.__dict__, "engine": args.engine})
+        reader_cfg = dataclasses.replace(reader_cfg, engine=args.engine)
     results = scan(args.paths, reader_cfg)
     (print_jsonl if args.jsonl else print_table)(results)
     return EXIT_OK

@@ -20,6 +20,9 @@ from .read import make_reader
 from .records import Frame, PlateRead
 
 
+VIDEO_EXTENSIONS = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".ts"}
+
+
 def expand(paths: list[str]) -> list[str]:
     """Each photo or video, with folders opened to their photos and videos in name order."""
     out: list[str] = []
@@ -34,9 +37,6 @@ def expand(paths: list[str]) -> list[str]:
         else:
             raise InputError(f"scan: no such file or folder: {raw}")
     return out
-
-
-VIDEO_EXTENSIONS = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".ts"}
 
 
 def scan(paths: list[str], reader_cfg: ReaderConfig) -> Iterator[tuple[str, Frame, list[PlateRead]]]:

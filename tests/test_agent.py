@@ -3,6 +3,7 @@ a real Mosquitto on loopback, a real SQLite store."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -79,7 +80,7 @@ def test_one_valid_alert_per_listed_plate(highway_run):
         assert message.topic == "alpr/test-site/cam-7/hit"
         assert message.qos == 1 and not message.retain
         jsonschema.validate(alert, HIT_SCHEMA)
-        assert cv2.imdecode(np.frombuffer(__import__("base64").b64decode(alert["crop_jpeg"]), np.uint8),
+        assert cv2.imdecode(np.frombuffer(base64.b64decode(alert["crop_jpeg"]), np.uint8),
                             cv2.IMREAD_COLOR) is not None
     plates = sorted(a["plate"] for a in alerts)
     # All three listed plates are read on this clip; each alerts exactly once.
