@@ -19,13 +19,23 @@ import numpy as np
 
 from .config import ReaderConfig
 from .ocr import TextLine, TextRecognizer, rectify
-from .plate_formats import apply_formats
+from .plate_formats import apply_formats, fits
 from .records import Box, Frame, PlateCandidate, PlateRead
+from .verify import looks_like_plate
 
 log = logging.getLogger(__name__)
 
 # Longest side a plate crop is scaled to before its character row is found.
 CROP_SIDE = 320
+# The text detector's box often stops short of a plate's first or last
+# character when it sits close to the plate's edge (CLT0108 boxed as
+# LT0108). Each plate-like row is read again this many row heights wider on
+# each side; characters that appear only in the wider read are kept when the
+# model is this sure of every one of them (a bolt, frame edge or state
+# emblem gets far less). A read that already fits a known plate format is
+# complete and is not read again, which spares most rows on a road.
+WIDEN_BY = 0.25
+WIDEN_MIN_PROB = 0.9
 
 
 class PlateReader(Protocol):
@@ -88,8 +98,21 @@ class RowReader:
         self._crop_detector = None
 
     def __call__(self, frame: Frame, candidates: list[PlateCandidate]) -> list[PlateRead]:
-        lines = self.recognizer([rectify(frame.image, c.quad) for c in candidates])
-        return _keep_plates(frame, candidates, lines, self.cfg)
+        lines = self.read_rows(frame.image, [c.quad for c in candidates], require_digit=True)
+        return _keep_plates(frame, candidates, lines, self.cfg, verify=True)
+
+    def read_rows(self, image: np.ndarray, quads: list[np.ndarray], require_digit: bool) -> list[TextLine]:
+        """Read each row, and read plate-like ones again a little wider (see WIDEN_BY)."""
+        lines = self.recognizer([rectify(image, q) for q in quads])
+        again = [i for i, line in enumerate(lines)
+                 if plate_like(line.text, self.cfg, require_digit) and not fits(apply_formats(line).text)]
+        if not again:
+            return lines
+        h, w = image.shape[:2]
+        wider = self.recognizer([rectify(image, widen(quads[i], WIDEN_BY, w, h)) for i in again])
+        for i, line in zip(again, wider):
+            lines[i] = _with_edges(lines[i], line, self.cfg)
+        return lines
 
     def read_crop(self, image: np.ndarray) -> list[PlateRead]:
         """Read a picture that is already one plate: find its character row first."""
@@ -106,7 +129,7 @@ class RowReader:
         whole = np.array([[0, 0], [big.shape[1] - 1, 0], [big.shape[1] - 1, big.shape[0] - 1],
                           [0, big.shape[0] - 1]], np.float32)
         candidates.append(PlateCandidate(Box(0, 0, big.shape[1], big.shape[0]), 0.0, whole))
-        lines = self.recognizer([rectify(big, c.quad) for c in candidates])
+        lines = self.read_rows(big, [c.quad for c in candidates], require_digit=False)
         reads = _keep_plates(frame, candidates, lines, self.cfg, require_digit=False)
         # On a plate the registration is the tallest text; state names,
         # slogans and year stickers are smaller. The whole-crop fallback
@@ -134,8 +157,40 @@ class EasyOcrReader(RowReader):
         super().__init__(cfg, recognizer or EasyOcrRecognizer(threads=cfg.threads))
 
 
+_LOOK_ALIKES = str.maketrans("ODQIZSB", "0001258")
+
+
+def widen(quad: np.ndarray, by: float, width: int, height: int) -> np.ndarray:
+    """The quad stretched along its row by `by` row heights on each side, kept inside the image."""
+    tl, tr, br, bl = quad
+    row_height = (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2
+    along = (tr - tl) / max(1e-6, float(np.linalg.norm(tr - tl)))
+    step = along * by * row_height
+    out = np.array([tl - step, tr + step, br + step, bl - step], np.float32)
+    out[:, 0] = np.clip(out[:, 0], 0, width - 1)
+    out[:, 1] = np.clip(out[:, 1], 0, height - 1)
+    return out
+
+
+def _with_edges(line: TextLine, wider: TextLine, cfg: ReaderConfig) -> TextLine:
+    """The wider read if it only adds sure characters at the row's ends, else the first read."""
+    # Compared with look-alikes folded: the two reads come from different
+    # pixels and may differ on a D/0 the format step settles later.
+    at = wider.text.translate(_LOOK_ALIKES).find(line.text.translate(_LOOK_ALIKES))
+    if at < 0 or len(wider.text) == len(line.text) or len(wider.text) > cfg.max_chars:
+        return line
+    added = wider.char_probs[:at] + wider.char_probs[at + len(line.text):]
+    return wider if min(added) >= WIDEN_MIN_PROB else line
+
+
 def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[TextLine],
-                 cfg: ReaderConfig, require_digit: bool = True) -> list[PlateRead]:
+                 cfg: ReaderConfig, require_digit: bool = True, verify: bool = False) -> list[PlateRead]:
+    """The plate-like reads, best first.
+
+    `verify` checks the image around each row for a plate (verify.py); not
+    inside a crop, whose whole-crop row touches the border by design.
+    """
+    others = [c.quad for c in candidates] if verify else []
     reads = []
     for candidate, line in zip(candidates, lines):
         # Judge the read as the model wrote it, before formats rewrite glyphs.
@@ -143,6 +198,8 @@ def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[Tex
             continue
         line = apply_formats(line)
         if line.confidence < cfg.min_confidence:
+            continue
+        if verify and not looks_like_plate(frame.image, candidate.quad, others):
             continue
         reads.append(PlateRead(text=line.text, confidence=line.confidence, box=candidate.box,
                                frame_index=frame.index, captured_at=frame.captured_at,
