@@ -1,0 +1,62 @@
+"""Reading a plate's character row: the second, wider read of a row boxed short."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import cv2
+import numpy as np
+
+from edge_agent.config import ReaderConfig
+from edge_agent.detect import TextLinePlateDetector
+from edge_agent.ocr import TextLine
+from edge_agent.read import _with_edges, make_reader, widen
+from edge_agent.records import Frame
+
+try:
+    from datasets import DATASETS, require
+except ImportError:  # tests/ imported as a package
+    from tests.datasets import DATASETS, require
+
+US_PHOTOS = DATASETS / "openalpr-benchmarks" / "endtoend" / "us"
+CFG = ReaderConfig()
+
+
+def line(text: str, *probs: float) -> TextLine:
+    probs = probs or (0.99,) * len(text)
+    return TextLine(text, sum(probs) / len(probs), tuple(probs))
+
+
+def test_a_sure_character_past_the_box_is_added():
+    assert _with_edges(line("LT0108"), line("CLT0108"), CFG).text == "CLT0108"
+    # The two reads may differ on a look-alike; the wider read is taken whole.
+    assert _with_edges(line("LTD108"), line("CLT0108"), CFG).text == "CLT0108"
+
+
+def test_a_weak_extra_character_is_not_added():
+    # A bolt or an emblem past the row's end: the model is not sure of it.
+    assert _with_edges(line("627WW"), line("627WWI", .99, .99, .99, .99, .99, .6), CFG).text == "627WW"
+
+
+def test_a_wider_read_that_changes_the_row_is_not_taken():
+    assert _with_edges(line("6380CCS"), line("G380CCS"), CFG).text == "6380CCS"
+    assert _with_edges(line("6380CCS"), line("6380CCS"), CFG).text == "6380CCS"
+    # Longer than any plate: the wider crop ran into other text.
+    assert _with_edges(line("1234567"), line("1234567890"), CFG).text == "1234567"
+
+
+def test_widen_stretches_along_the_row_and_stays_inside_the_image():
+    quad = np.array([[10, 50], [110, 50], [110, 70], [10, 70]], np.float32)
+    out = widen(quad, 0.5, 200, 100)
+    assert out[0].tolist() == [0.0, 50.0]  # 10 px left of 10, clipped at 0
+    assert out[1].tolist() == [120.0, 50.0]
+    assert out[:, 1].tolist() == [50.0, 50.0, 70.0, 70.0]  # height unchanged
+
+
+def test_a_texas_plate_boxed_short_of_its_first_letter_is_read_whole():
+    # The detector's box starts at the L of CLT-0108 (it reads "LT0108").
+    photo = require(US_PHOTOS) / "wts-lg-000047.jpg"
+    image = cv2.imread(str(photo))
+    frame = Frame(image, 0, datetime.now(timezone.utc), str(photo))
+    reads = make_reader(CFG)(frame, TextLinePlateDetector(CFG)(frame))
+    assert [r.text for r in reads] == ["CLT0108"]
