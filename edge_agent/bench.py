@@ -8,8 +8,10 @@
       per reader, all measured in the same run.
   bench speed [--video FILE] [--size 1280x720] [--seconds N]
       Frames per second and per-stage milliseconds of the full pipeline.
-  bench false-reads DIR
-      Reads left on labelled photos once their plate is painted out.
+  bench false-reads DIR [--list]
+      Reads left on labelled photos once their plate is painted out; --list
+      names each, to be sorted by eye into other vehicles' plates and
+      invented reads.
   bench soak --video FILE [--frames 10000]
       Resident memory of the whole running agent, sampled as it goes.
 """
@@ -145,7 +147,7 @@ def false_reads(folder: Path, cfg: ReaderConfig) -> dict:
         raise InputError(f"bench: false-reads needs labelled photos (NAME.txt), not crops: {folder}")
     detector = TextLinePlateDetector(cfg)
     reader = make_reader(cfg)
-    found: list[str] = []
+    found: list[tuple[str, str, Box]] = []
     progress = Progress(len(samples), f"{_set_name(folder)}/false-reads")
     for i, sample in enumerate(samples):
         image = _read_image(sample)
@@ -156,11 +158,11 @@ def false_reads(folder: Path, cfg: ReaderConfig) -> dict:
         # the detector could find edges on.
         blanked = cv2.inpaint(image, mask, 5, cv2.INPAINT_TELEA)
         frame = Frame(blanked, 0, datetime.now(timezone.utc), str(sample.path))
-        found += [r.text for r in reader(frame, detector(frame))]
+        found += [(sample.path.name, r.text, r.box) for r in reader(frame, detector(frame))]
         progress.step(i + 1)
     progress.close()
     return {"set": _set_name(folder), "photos": len(samples), "reads": len(found),
-            "per_1000": 1000 * len(found) / len(samples)}
+            "per_1000": 1000 * len(found) / len(samples), "found": found}
 
 
 def _read_image(sample: Sample) -> np.ndarray:
@@ -262,6 +264,10 @@ def cmd_false_reads(args: argparse.Namespace) -> int:
     for folder in args.dirs:
         r = false_reads(Path(folder), ReaderConfig())
         print(f"{r['set']:<14} {r['photos']:>6} {r['reads']:>6} {r['per_1000']:>9.1f}")
+        if args.list:
+            # For sorting by eye into other vehicles' plates and invented reads.
+            for name, text, box in r["found"]:
+                print(f"    {name}  {text}  at x={box.x} y={box.y} w={box.w} h={box.h}")
     return 0
 
 
@@ -287,6 +293,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_accuracy)
     p = kinds.add_parser("false-reads", help="reads left on labelled photos once their plate is painted out")
     p.add_argument("dirs", nargs="+", metavar="DIR")
+    p.add_argument("--list", action="store_true", help="print each read with its photo and box")
     p.set_defaults(func=cmd_false_reads)
     p = kinds.add_parser("soak", help="resident memory of the running agent over many frames")
     from . import soak

@@ -1,0 +1,71 @@
+"""`edge-agent bench`: figures from the installed package, one-line errors on bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+try:
+    from datasets import DATASETS, require
+except ImportError:  # tests/ imported as a package
+    from tests.datasets import DATASETS, require
+
+US_PHOTOS = DATASETS / "openalpr-benchmarks" / "endtoend" / "us"
+US_CROPS = DATASETS / "openalpr-benchmarks" / "ocr" / "us"
+
+
+def bench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edge_agent", "bench", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def photo_set(tmp_path, names):
+    """A benchmark-layout folder of a few shared photos, linked, not copied."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in names:
+        (folder / f"{name}.jpg").symlink_to(require(US_PHOTOS) / f"{name}.jpg")
+        (folder / f"{name}.txt").write_text((US_PHOTOS / f"{name}.txt").read_text())
+    return folder
+
+
+def table(stdout: str) -> dict[str, list[str]]:
+    rows = [line.split() for line in stdout.splitlines() if line.strip()]
+    return {row[0]: row for row in rows[1:]}
+
+
+def test_accuracy_scores_photos_and_crops_in_one_table(tmp_path):
+    photos = photo_set(tmp_path, ["car12", "wts-lg-000047"])
+    crops = tmp_path / "crops"
+    crops.mkdir()
+    (crops / "ar1282.png").symlink_to(require(US_CROPS) / "ar1282.png")
+    (crops / "groundtruth.csv").write_text("ar1282.png,ar,318ACZ\n")
+    done = bench("accuracy", str(photos), str(crops))
+    assert done.returncode == 0, done.stderr
+    rows = table(done.stdout)
+    # set, reader, n, exact, folded, detected, median, ms, p90, ms, peak RSS, MB
+    assert rows[f"{tmp_path.name}/photos"][1:6] == ["ppocr", "2", "100.0%", "100.0%", "100.0%"]
+    assert rows[f"{tmp_path.name}/crops"][1:6] == ["ppocr", "1", "100.0%", "100.0%", "100.0%"]
+
+
+def test_false_reads_lists_what_is_left_once_the_plate_is_painted_out(tmp_path):
+    # car3's labelled plate is on a removal van whose side carries a phone number.
+    photos = photo_set(tmp_path, ["car12", "car3"])
+    done = bench("false-reads", "--list", str(photos))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    photos_n, reads, per_1000 = lines[1].split()[1:]
+    assert photos_n == "2"
+    listed = [line for line in lines[2:] if line.startswith("    ")]
+    assert len(listed) == int(reads) and float(per_1000) == 1000 * int(reads) / 2
+    assert all(line.split()[0] in ("car12.jpg", "car3.jpg") and " at x=" in line for line in listed)
+
+
+def test_bad_folders_get_one_line_errors(tmp_path):
+    done = bench("accuracy", str(tmp_path / "missing"))
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"edge-agent: bench: no such folder: {tmp_path / 'missing'}"
+    (tmp_path / "x.txt").write_text("x.jpg\t1\t2\n")
+    done = bench("accuracy", str(tmp_path))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == f"edge-agent: {tmp_path / 'x.txt'}:1: expected NAME<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE"
