@@ -260,9 +260,9 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
 
 
 def cmd_false_reads(args: argparse.Namespace) -> int:
+    results = [false_reads(Path(folder), ReaderConfig()) for folder in args.dirs]
     print(f"{'set':<14} {'photos':>6} {'reads':>6} {'per 1000':>9}")
-    for folder in args.dirs:
-        r = false_reads(Path(folder), ReaderConfig())
+    for r in results:
         print(f"{r['set']:<14} {r['photos']:>6} {r['reads']:>6} {r['per_1000']:>9.1f}")
         if args.list:
             # For sorting by eye into other vehicles' plates and invented reads.
