@@ -6,6 +6,11 @@ recognizer's own next-best character at that position decides what the
 character is; the format only says whether a letter or a digit belongs
 there. A read that already fits a format, or that needs more than one change
 to fit one (a vanity plate, say), is left as read.
+
+A read one character too long may carry something between the character
+groups that is not a character: a Slovak or Czech coat of arms, a sticker
+(RK0565AV for RK565AV). If dropping one weak inner character makes it fit a
+format, it is dropped.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ DEFAULT_REGIONS = ("us", "eu")
 # A swap is taken only if the model gave the replacement at least this
 # probability: below it, the model saw no trace of that character.
 MIN_SWAP_PROB = 1e-3
+# An inner character is dropped as an emblem only below this probability
+# (emblems read as 0 or 8 score 0.2-0.65; real characters near 1).
+MAX_DROP_PROB = 0.7
 
 
 def _pattern(fmt: str) -> re.Pattern[str]:
@@ -46,7 +54,8 @@ def fits(text: str, regions: tuple[str, ...] = DEFAULT_REGIONS) -> bool:
 
 
 def apply_formats(line: TextLine, regions: tuple[str, ...] = DEFAULT_REGIONS) -> TextLine:
-    """The read, or the best one-swap correction of it into a known format."""
+    """The read, or the best one-drop or one-swap correction of it into a known format."""
+    line = _drop_emblem(line, regions)
     text = canonical_glyphs(line.text, regions)
     if text != line.text:
         line = TextLine(text, line.confidence, line.char_probs, line.alternatives)
@@ -76,6 +85,21 @@ def apply_formats(line: TextLine, regions: tuple[str, ...] = DEFAULT_REGIONS) ->
     # The corrected character's own (low) probability lowers the read's
     # confidence, so a corrected read never outranks a clean one.
     return TextLine(fixed, sum(probs) / len(probs), tuple(probs), line.alternatives)
+
+
+def _drop_emblem(line: TextLine, regions: tuple[str, ...]) -> TextLine:
+    """The read without its weakest inner character, if that alone makes it fit a format."""
+    text = line.text
+    if len(line.char_probs) != len(text) or fits(canonical_glyphs(text, regions), regions):
+        return line
+    drops = [(p, i) for i, p in enumerate(line.char_probs[1:-1], start=1)
+             if p < MAX_DROP_PROB and fits(canonical_glyphs(text[:i] + text[i + 1:], regions), regions)]
+    if not drops:
+        return line
+    _, i = min(drops)
+    probs = line.char_probs[:i] + line.char_probs[i + 1:]
+    alternatives = line.alternatives[:i] + line.alternatives[i + 1:] if line.alternatives else ()
+    return TextLine(text[:i] + text[i + 1:], sum(probs) / len(probs), probs, alternatives)
 
 
 def canonical_glyphs(text: str, regions: tuple[str, ...] = DEFAULT_REGIONS) -> str:

@@ -1,0 +1,73 @@
+"""Plate formats: one-swap and one-drop corrections into a known format, O/0 by format."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge_agent.ocr import TextLine, TextRecognizer
+from edge_agent.plate_formats import apply_formats, canonical_glyphs, fits
+
+
+def line(text: str, probs=None, alternatives=()) -> TextLine:
+    probs = tuple(probs or (0.99,) * len(text))
+    alternatives = alternatives or tuple(((c, p),) for c, p in zip(text, probs))
+    return TextLine(text, sum(probs) / len(probs), probs, alternatives)
+
+
+def test_a_read_that_fits_a_format_is_left_alone():
+    assert apply_formats(line("6380CCS")).text == "6380CCS"
+    assert apply_formats(line("7ABC123")).text == "7ABC123"
+
+
+def test_one_letter_digit_confusion_is_fixed_by_the_models_next_best_character():
+    alts = list(((c, 0.99),) for c in "LABC234")
+    alts[0] = (("L", 0.6), ("1", 0.3), ("I", 0.05))
+    fixed = apply_formats(line("LABC234", (0.6,) + (0.99,) * 6, tuple(alts)))
+    assert fixed.text == "1ABC234"
+    assert fixed.confidence < 0.99  # a corrected read never outranks a clean one
+
+
+def test_no_swap_the_model_saw_no_trace_of():
+    alts = list(((c, 0.99),) for c in "LABC234")
+    alts[0] = (("L", 0.99), ("E", 0.01))  # no digit among the alternatives
+    assert apply_formats(line("LABC234", alternatives=tuple(alts))).text == "LABC234"
+
+
+def test_a_weak_emblem_between_character_groups_is_dropped():
+    # Slovak plates carry a coat of arms between RK and the digits; it reads as 0.
+    dropped = apply_formats(line("RK0565AV", (1.0, 1.0, 0.23, 1.0, 1.0, 1.0, 1.0, 1.0)))
+    assert dropped.text == "RK565AV"
+    assert dropped.confidence == 1.0
+
+
+def test_a_sure_character_is_never_dropped_nor_an_edge_one():
+    assert apply_formats(line("RK0565AV")).text == "RK0565AV"  # every character sure
+    # Dropping the weak first character would fit DDDDLLL, but edges are the
+    # reader's business (bolts, flags), not the format's.
+    assert apply_formats(line("X6380CCS", (0.3,) + (1.0,) * 7)).text == "X6380CCS"
+
+
+def test_round_glyph_and_bar_are_written_by_format():
+    assert canonical_glyphs("RK1O1AO") == "RK101AO"  # LLDDDLL: digits in the middle, letters at the end
+    assert canonical_glyphs("O380CCS") == "0380CCS"
+    assert canonical_glyphs("NOX218") == "N0X218"  # no format: US records write the round glyph as 0
+    assert fits("RK101AO") and not fits("RK0565AV")
+
+
+def test_an_edge_character_split_between_look_alikes_is_kept():
+    rec = TextRecognizer()
+    vocab = len(rec.session.get_modelmeta().custom_metadata_map["character"].splitlines()) + 2
+    index = {label: rec._keep[i] for i, label in enumerate(rec._labels)}
+    steps = []
+    for ch in "RK857A":
+        p = np.zeros(vocab, np.float32)
+        p[index[ch]] = 1.0
+        steps += [p, np.eye(vocab, dtype=np.float32)[0]]  # the character, then a blank
+    last = np.zeros(vocab, np.float32)
+    last[index["1"]], last[index["I"]], last[0] = 0.43, 0.45, 0.12
+    steps.append(last)
+    assert rec._decode(np.stack(steps)).text == "RK857AI"
+    # A weak edge mark with no look-alike support is still dropped.
+    last[index["1"]], last[index["I"]], last[index["T"]], last[0] = 0.2, 0.1, 0.3, 0.4
+    steps[-1] = last
+    assert rec._decode(np.stack(steps)).text == "RK857A"
