@@ -1,12 +1,12 @@
 """`edge-agent bench`: accuracy and speed figures, printed, never asserted.
 
-  bench accuracy DIR [--reader ppocr,easyocr]
+  bench accuracy DIR [--reader ppocr,easyocr] [--detector float|int8]
       DIR in the openalpr benchmark layout (NAME.jpg + NAME.txt with
       `NAME.jpg<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE`) or a crops folder with
       groundtruth.csv (`file,state,PLATE`). Prints exact %, folded % (O=0,
       I=1), detection rate, median and p90 ms per photo and peak RSS, one row
       per reader, all measured in the same run.
-  bench speed [--video FILE] [--size 1280x720] [--seconds N]
+  bench speed [--video FILE] [--size 1280x720] [--seconds N] [--detector float|int8]
       Frames per second and per-stage milliseconds of the full pipeline.
   bench false-reads DIR [--list]
       Reads left on labelled photos once their plate is painted out; --list
@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from .config import ReaderConfig, TrackerConfig
-from .config.reader import ENGINES
+from .config.reader import DETECTORS, ENGINES
 from .detect import TextLinePlateDetector
 from .errors import InputError
 from .read import make_reader
@@ -248,7 +248,7 @@ def print_accuracy(rows: list[dict]) -> None:
 
 
 def cmd_accuracy(args: argparse.Namespace) -> int:
-    cfg = ReaderConfig()
+    cfg = ReaderConfig(detector=args.detector)
     rows = []
     for folder in args.dirs:
         for engine in args.reader.split(","):
@@ -276,7 +276,7 @@ def cmd_speed(args: argparse.Namespace) -> int:
         w, h = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         raise InputError(f"bench: --size: expected WIDTHxHEIGHT, got {args.size!r}") from None
-    r = speed(Path(args.video) if args.video else None, (w, h), args.seconds, ReaderConfig())
+    r = speed(Path(args.video) if args.video else None, (w, h), args.seconds, ReaderConfig(detector=args.detector))
     m = r["median_ms"]
     print(f"source {r['source']} at {r['size']}: {r['frames']} frames, {r['fps']:.2f} fps (from the median frame)")
     print(f"median ms per frame: detect {m['detect']:.1f}, read {m['read']:.1f}, track {m['track']:.2f}, "
@@ -290,6 +290,7 @@ def register(sub) -> None:
     p = kinds.add_parser("accuracy", help="exact and folded read rates on labelled photos or crops")
     p.add_argument("dirs", nargs="+", metavar="DIR")
     p.add_argument("--reader", default="ppocr", help="reader engine(s), comma separated (default: ppocr)")
+    p.add_argument("--detector", choices=DETECTORS, default="float", help="text detector model (default: float)")
     p.set_defaults(func=cmd_accuracy)
     p = kinds.add_parser("false-reads", help="reads left on labelled photos once their plate is painted out")
     p.add_argument("dirs", nargs="+", metavar="DIR")
@@ -304,4 +305,5 @@ def register(sub) -> None:
     p.add_argument("--video", help="frames from this video (default: rendered demo frames)")
     p.add_argument("--size", default="1280x720", help="frame size WIDTHxHEIGHT (default 1280x720)")
     p.add_argument("--seconds", type=float, default=20.0, help="how long to run (default 20)")
+    p.add_argument("--detector", choices=DETECTORS, default="float", help="text detector model (default: float)")
     p.set_defaults(func=cmd_speed)

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from .config import ReaderConfig
-from .ocr import TextBox, TextDetector, order_quad
+from .ocr import FLOAT_DETECTOR_MODEL, INT8_DETECTOR_MODEL, TextBox, TextDetector, order_quad
 from .records import Box, Frame, PlateCandidate
 
 # A plate row is wider than tall; its shortest form ("53 NM" on a moped,
@@ -38,8 +38,9 @@ class TextLinePlateDetector:
 
     def __init__(self, cfg: ReaderConfig, text_detector: TextDetector | None = None):
         self.cfg = cfg
-        self.text_detector = text_detector or TextDetector(max_side=cfg.detect_max_side, threads=cfg.threads,
-                                                           box_thresh=BOX_THRESH)
+        self.text_detector = text_detector or TextDetector(
+            max_side=cfg.detect_max_side, threads=cfg.threads, box_thresh=BOX_THRESH,
+            model=INT8_DETECTOR_MODEL if cfg.detector == "int8" else FLOAT_DETECTOR_MODEL)
 
     def __call__(self, frame: Frame) -> list[PlateCandidate]:
         return self.candidates(frame.image)

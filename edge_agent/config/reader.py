@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ENGINES = ("ppocr", "easyocr")
+DETECTORS = ("float", "int8")
 
 
 @dataclass(frozen=True)
@@ -12,6 +13,11 @@ class ReaderConfig:
     # ppocr: PP-OCRv6 (default); easyocr: EasyOCR's recognizer, for
     # comparison. Both run on onnxruntime, without torch.
     engine: str = "ppocr"
+    # float: PP-OCRv6 small's text detector as shipped. int8: this project's
+    # INT8 quantization of it (models/README.md), 0.63x the detection time
+    # on x86, same plates found, but its slightly different boxes lose a few
+    # exact reads on the dev photos (EU 84.3 -> 80.6%).
+    detector: str = "float"
     # Longest side of the frame as given to the plate detector, in pixels.
     # 1024 reads what 1280 reads on the dev photos and the highway clip (plates
     # 18-22 px tall) in 40% less time; 960 starts to miss small US plates.
@@ -29,6 +35,8 @@ class ReaderConfig:
         out = []
         if self.engine not in ENGINES:
             out.append(("engine", f"must be one of {', '.join(ENGINES)}"))
+        if self.detector not in DETECTORS:
+            out.append(("detector", f"must be one of {', '.join(DETECTORS)}"))
         if not 320 <= self.detect_max_side <= 4096:
             out.append(("detect_max_side", "must be between 320 and 4096"))
         if not 0.0 <= self.min_confidence <= 1.0:

@@ -1,0 +1,63 @@
+"""The INT8 text detector shipped in edge_agent/assets (made by models/quantize_ppocr.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import cv2
+import pytest
+
+from edge_agent import ocr
+from edge_agent.config import ReaderConfig
+from edge_agent.detect import TextLinePlateDetector
+from edge_agent.errors import AgentError
+from edge_agent.ocr import FLOAT_DETECTOR_MODEL, INT8_DETECTOR_MODEL
+
+try:
+    from datasets import DATASETS, require
+except ImportError:  # tests/ imported as a package
+    from tests.datasets import DATASETS, require
+
+EU_PHOTOS = DATASETS / "openalpr-benchmarks" / "endtoend" / "eu"
+
+
+def test_int8_detector_loads_from_the_package_assets_with_its_checksum():
+    path = ocr.model_path(INT8_DETECTOR_MODEL)
+    assert path.parent.name == "assets" and path.parent.parent.name == "edge_agent"
+    assert len(ocr.MODEL_SHA256[INT8_DETECTOR_MODEL]) == 64
+
+
+def test_int8_detector_with_another_checksum_is_refused(monkeypatch):
+    ocr._verify.cache_clear()
+    monkeypatch.setitem(ocr.MODEL_SHA256, INT8_DETECTOR_MODEL, "0" * 64)
+    try:
+        with pytest.raises(AgentError, match="checksum"):
+            ocr.model_path(INT8_DETECTOR_MODEL)
+    finally:
+        ocr._verify.cache_clear()
+
+
+def test_int8_detector_finds_the_plates_the_float_one_finds():
+    cfg = ReaderConfig()
+    image = cv2.imread(str(require(EU_PHOTOS) / "eu1.jpg"))
+    assert image is not None
+    found = {}
+    for model, setting in ((FLOAT_DETECTOR_MODEL, "float"), (INT8_DETECTOR_MODEL, "int8")):
+        # As a technician would choose it: [reader] detector = "int8".
+        detector = TextLinePlateDetector(replace(cfg, detector=setting))
+        assert detector.text_detector.model == model
+        found[model] = detector.candidates(image)
+    assert found[FLOAT_DETECTOR_MODEL], "the float detector finds no plate row in eu1.jpg"
+    label = (EU_PHOTOS / "eu1.txt").read_text().split("\t")
+    x, y, w, h = (int(v) for v in label[1:5])
+    for model, candidates in found.items():
+        # The labelled plate's row is among the candidates, where the label says.
+        assert any(x <= c.box.center[0] <= x + w and y <= c.box.center[1] <= y + h for c in candidates), model
+    for f in found[FLOAT_DETECTOR_MODEL]:
+        # Every row the float model finds, the int8 model finds too, in the same place.
+        assert any(f.box.iou(q.box) > 0.7 for q in found[INT8_DETECTOR_MODEL]), f.box
+
+
+def test_an_unknown_detector_is_a_config_error():
+    assert ("detector", "must be one of float, int8") in ReaderConfig(detector="int4").problems()
+    assert ReaderConfig().detector == "float"
