@@ -20,6 +20,7 @@ import numpy as np
 from .config import ReaderConfig
 from .ocr import TextLine, TextRecognizer, rectify
 from .plate_formats import apply_formats, fits
+from .plates import fold
 from .records import Box, Frame, PlateCandidate, PlateRead
 from .verify import looks_like_plate
 
@@ -157,9 +158,6 @@ class EasyOcrReader(RowReader):
         super().__init__(cfg, recognizer or EasyOcrRecognizer(threads=cfg.threads))
 
 
-_LOOK_ALIKES = str.maketrans("ODQIZSB", "0001258")
-
-
 def widen(quad: np.ndarray, by: float, width: int, height: int) -> np.ndarray:
     """The quad stretched along its row by `by` row heights on each side, kept inside the image."""
     tl, tr, br, bl = quad
@@ -176,7 +174,7 @@ def _with_edges(line: TextLine, wider: TextLine, cfg: ReaderConfig) -> TextLine:
     """The wider read if it only adds sure characters at the row's ends, else the first read."""
     # Compared with look-alikes folded: the two reads come from different
     # pixels and may differ on a D/0 the format step settles later.
-    at = wider.text.translate(_LOOK_ALIKES).find(line.text.translate(_LOOK_ALIKES))
+    at = fold(wider.text).find(fold(line.text))
     if at < 0 or len(wider.text) == len(line.text) or len(wider.text) > cfg.max_chars:
         return line
     added = wider.char_probs[:at] + wider.char_probs[at + len(line.text):]
