@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from .config import ReaderConfig
+from .detect import TextLinePlateDetector, quad_size
 from .ocr import TextLine, TextRecognizer, rectify
 from .plate_formats import apply_formats, fits
 from .plates import fold
@@ -117,8 +118,6 @@ class RowReader:
 
     def read_crop(self, image: np.ndarray) -> list[PlateRead]:
         """Read a picture that is already one plate: find its character row first."""
-        from .detect import TextLinePlateDetector
-
         if self._crop_detector is None:
             self._crop_detector = TextLinePlateDetector(replace(self.cfg, detect_max_side=CROP_SIDE, min_plate_height=8))
         h, w = image.shape[:2]
@@ -161,7 +160,7 @@ class EasyOcrReader(RowReader):
 def widen(quad: np.ndarray, by: float, width: int, height: int) -> np.ndarray:
     """The quad stretched along its row by `by` row heights on each side, kept inside the image."""
     tl, tr, br, bl = quad
-    row_height = (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2
+    row_height = quad_size(quad)[1]
     along = (tr - tl) / max(1e-6, float(np.linalg.norm(tr - tl)))
     step = along * by * row_height
     out = np.array([tl - step, tr + step, br + step, bl - step], np.float32)

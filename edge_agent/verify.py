@@ -34,6 +34,8 @@ from typing import Iterable
 import cv2
 import numpy as np
 
+from .detect import quad_size
+
 # The row is rectified to this height in pixels (highway rows are 18-22 px).
 ROW_HEIGHT = 20
 # How far past the row a plate can extend: up to this fraction of the row's
@@ -94,16 +96,9 @@ def plate_evidence(image: np.ndarray, quad: np.ndarray, others: Iterable[np.ndar
                          at_border=at_border)
 
 
-def _size(quad: np.ndarray) -> tuple[float, float]:
-    tl, tr, br, bl = quad
-    width = (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2
-    height = (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2
-    return float(width), float(max(height, 1.0))
-
-
 def open_sides(image: np.ndarray, quad: np.ndarray) -> tuple[str, ...]:
     """The sides on which the row's background runs on past a plate's extent."""
-    width, height = _size(quad)
+    width, height = quad_size(quad)
     H = ROW_HEIGHT
     W = max(2, int(round(H * width / height)))
     half = max(PLATE_HALF_WIDTH * W, PLATE_MIN_HALF_WIDTH_ROWS * H)
@@ -171,7 +166,7 @@ def open_sides(image: np.ndarray, quad: np.ndarray) -> tuple[str, ...]:
 
 def stacked_rows(quad: np.ndarray, others: Iterable[np.ndarray]) -> int:
     """Rows of about this row's height directly above or below it, overlapping it sideways."""
-    _, height = _size(quad)
+    _, height = quad_size(quad)
     x0, x1 = float(quad[:, 0].min()), float(quad[:, 0].max())
     y0, y1 = float(quad[:, 1].min()), float(quad[:, 1].max())
     lo, hi = STACK_HEIGHT_RATIO
@@ -180,7 +175,7 @@ def stacked_rows(quad: np.ndarray, others: Iterable[np.ndarray]) -> int:
         other = np.asarray(other, np.float32)
         if other.shape == quad.shape and np.allclose(other, quad):
             continue
-        ratio = _size(other)[1] / height
+        ratio = quad_size(other)[1] / height
         if not lo <= ratio <= hi:
             continue
         ox0, ox1 = float(other[:, 0].min()), float(other[:, 0].max())
