@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from .config import ReaderConfig
-from .ocr import FLOAT_DETECTOR_MODEL, INT8_DETECTOR_MODEL, TextBox, TextDetector, order_quad
+from .ocr import DETECTOR_MODELS, TextBox, TextDetector, order_quad
 from .records import Box, Frame, PlateCandidate
 
 # A plate row is wider than tall; its shortest form ("53 NM" on a moped,
@@ -40,7 +40,7 @@ class TextLinePlateDetector:
         self.cfg = cfg
         self.text_detector = text_detector or TextDetector(
             max_side=cfg.detect_max_side, threads=cfg.threads, box_thresh=BOX_THRESH,
-            model=INT8_DETECTOR_MODEL if cfg.detector == "int8" else FLOAT_DETECTOR_MODEL)
+            model=DETECTOR_MODELS[cfg.detector])
 
     def __call__(self, frame: Frame) -> list[PlateCandidate]:
         return self.candidates(frame.image)

@@ -37,13 +37,13 @@ MODEL_SHA256 = {
 }
 # Models this project makes; the others come from the rapidocr wheel.
 ASSET_MODELS = frozenset({"PP-OCRv6_det_small_int8.onnx"})
-# The detector the unit runs. The INT8 one (INT8_DETECTOR_MODEL) takes ~37%
-# less time per frame and finds the same plates within a point, but its
-# slightly different boxes cost 1-3 points of exact reads on the dev photos
-# (models/README.md), so the float model stays the default for now.
+# The detector models by `[reader] detector`. The INT8 one takes ~37% less
+# time per frame and finds the same plates within a point, but its slightly
+# different boxes cost a few exact reads on the dev photos (models/README.md),
+# so float stays the default.
 FLOAT_DETECTOR_MODEL = "PP-OCRv6_det_small.onnx"
 INT8_DETECTOR_MODEL = "PP-OCRv6_det_small_int8.onnx"
-DETECTOR_MODEL = FLOAT_DETECTOR_MODEL
+DETECTOR_MODELS = {"float": FLOAT_DETECTOR_MODEL, "int8": INT8_DETECTOR_MODEL}
 
 PLATE_CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # A plate character the full model gives less than this probability is
@@ -123,7 +123,7 @@ class TextDetector:
     """DB text detector: returns the text lines of an image as quads."""
 
     def __init__(self, max_side: int = 1280, threads: int = 1, thresh: float = 0.3,
-                 box_thresh: float = 0.5, unclip_ratio: float = 1.6, model: str = DETECTOR_MODEL):
+                 box_thresh: float = 0.5, unclip_ratio: float = 1.6, model: str = FLOAT_DETECTOR_MODEL):
         self.model = model
         self.session = _session(model_path(model), threads, arena=True)
         self.max_side = max_side

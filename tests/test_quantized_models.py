@@ -9,6 +9,7 @@ import pytest
 
 from edge_agent import ocr
 from edge_agent.config import ReaderConfig
+from edge_agent.config.reader import DETECTORS
 from edge_agent.detect import TextLinePlateDetector
 from edge_agent.errors import AgentError
 from edge_agent.ocr import FLOAT_DETECTOR_MODEL, INT8_DETECTOR_MODEL
@@ -61,3 +62,5 @@ def test_int8_detector_finds_the_plates_the_float_one_finds():
 def test_an_unknown_detector_is_a_config_error():
     assert ("detector", "must be one of float, int8") in ReaderConfig(detector="int4").problems()
     assert ReaderConfig().detector == "float"
+    # Every setting the config accepts names a model, and no model is unreachable.
+    assert set(ocr.DETECTOR_MODELS) == set(DETECTORS)
