@@ -87,18 +87,23 @@ def _verify(path: Path, expected: str) -> None:
         raise AgentError(f"reader: model file {path} has checksum {digest[:12]}..., expected {expected[:12]}...")
 
 
-def _session(path: Path, threads: int, arena: bool):
+def _session(path: Path, threads: int, fixed_shape: bool):
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    # The arena keeps and reuses the largest activations seen. That is right
-    # for a model fed one fixed shape (the detector sees every frame of one
-    # camera at one size: 27% faster, flat memory) and wrong for one whose
-    # input shape changes every call (the recognizer's batch), where it
-    # keeps growing.
-    opts.enable_cpu_mem_arena = arena
+    # The arena keeps freed activations for the next run instead of handing
+    # them back to the C library. The agent pins glibc's mmap threshold
+    # (cli.bound_heap), so without the arena every megabyte-sized tensor is
+    # a fresh mmap whose pages fault in on each run: the recognizer took
+    # 77-87 ms per highway frame that way, 48-50 ms with the arena.
+    # Memory patterns (one pre-planned block per input shape) suit a model
+    # fed one fixed shape (the detector sees every frame of one camera at
+    # one size), but the recognizer's batch shape changes every call, and
+    # keeping a plan per shape cost 50-65 MB of peak RSS for no time gain.
+    opts.enable_cpu_mem_arena = True
+    opts.enable_mem_pattern = fixed_shape
     opts.log_severity_level = 3
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
@@ -125,7 +130,7 @@ class TextDetector:
     def __init__(self, max_side: int = 1280, threads: int = 1, thresh: float = 0.3,
                  box_thresh: float = 0.5, unclip_ratio: float = 1.6, model: str = FLOAT_DETECTOR_MODEL):
         self.model = model
-        self.session = _session(model_path(model), threads, arena=True)
+        self.session = _session(model_path(model), threads, fixed_shape=True)
         self.max_side = max_side
         self.thresh = thresh
         self.box_thresh = box_thresh
@@ -202,7 +207,7 @@ class TextRecognizer:
 
     def __init__(self, threads: int = 1, charset: str = PLATE_CHARSET, min_char_prob: float = MIN_CHAR_PROB):
         self.min_char_prob = min_char_prob
-        self.session = _session(model_path("PP-OCRv6_rec_small.onnx"), threads, arena=False)
+        self.session = _session(model_path("PP-OCRv6_rec_small.onnx"), threads, fixed_shape=False)
         meta = self.session.get_modelmeta().custom_metadata_map
         vocabulary = ["<blank>"] + meta["character"].splitlines() + [" "]
         index = {ch: i for i, ch in enumerate(vocabulary)}
