@@ -7,10 +7,11 @@ character is; the format only says whether a letter or a digit belongs
 there. A read that already fits a format, or that needs more than one change
 to fit one (a vanity plate, say), is left as read.
 
-A read one character too long may carry something between the character
-groups that is not a character: a Slovak or Czech coat of arms, a sticker
-(RK0565AV for RK565AV). If dropping one weak inner character makes it fit a
-format, it is dropped.
+A read one character too long may carry something that is not a character:
+a Slovak or Czech coat of arms or a sticker between the character groups
+(RK0565AV for RK565AV), or at an end, Slovakia's coat of arms before the
+registration or Arizona's cactus (RRK776AI, 4ASC7399). If dropping one weak
+character makes it fit a format, it is dropped.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ DEFAULT_REGIONS = ("us", "eu")
 # A swap is taken only if the model gave the replacement at least this
 # probability: below it, the model saw no trace of that character.
 MIN_SWAP_PROB = 1e-3
-# An inner character is dropped as an emblem only below this probability
-# (emblems read as 0 or 8 score 0.2-0.65; real characters near 1).
+# A character is dropped as an emblem only below this probability (emblems
+# read as 0, 8, R or 4 score 0.2-0.66; real characters near 1).
 MAX_DROP_PROB = 0.7
 
 
@@ -88,11 +89,11 @@ def apply_formats(line: TextLine, regions: tuple[str, ...] = DEFAULT_REGIONS) ->
 
 
 def _drop_emblem(line: TextLine, regions: tuple[str, ...]) -> TextLine:
-    """The read without its weakest inner character, if that alone makes it fit a format."""
+    """The read without its weakest character, if that alone makes it fit a format."""
     text = line.text
     if len(line.char_probs) != len(text) or fits(canonical_glyphs(text, regions), regions):
         return line
-    drops = [(p, i) for i, p in enumerate(line.char_probs[1:-1], start=1)
+    drops = [(p, i) for i, p in enumerate(line.char_probs)
              if p < MAX_DROP_PROB and fits(canonical_glyphs(text[:i] + text[i + 1:], regions), regions)]
     if not drops:
         return line
