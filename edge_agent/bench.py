@@ -290,7 +290,8 @@ def register(sub) -> None:
     p = kinds.add_parser("accuracy", help="exact and folded read rates on labelled photos or crops")
     p.add_argument("dirs", nargs="+", metavar="DIR")
     p.add_argument("--reader", default="ppocr", help="reader engine(s), comma separated (default: ppocr)")
-    p.add_argument("--detector", choices=DETECTORS, default="float", help="text detector model (default: float)")
+    p.add_argument("--detector", choices=DETECTORS, default=ReaderConfig.detector,
+                   help=f"text detector model (default: {ReaderConfig.detector})")
     p.set_defaults(func=cmd_accuracy)
     p = kinds.add_parser("false-reads", help="reads left on labelled photos once their plate is painted out")
     p.add_argument("dirs", nargs="+", metavar="DIR")
@@ -305,5 +306,6 @@ def register(sub) -> None:
     p.add_argument("--video", help="frames from this video (default: rendered demo frames)")
     p.add_argument("--size", default="1280x720", help="frame size WIDTHxHEIGHT (default 1280x720)")
     p.add_argument("--seconds", type=float, default=20.0, help="how long to run (default 20)")
-    p.add_argument("--detector", choices=DETECTORS, default="float", help="text detector model (default: float)")
+    p.add_argument("--detector", choices=DETECTORS, default=ReaderConfig.detector,
+                   help=f"text detector model (default: {ReaderConfig.detector})")
     p.set_defaults(func=cmd_speed)

@@ -38,9 +38,10 @@ class TextLinePlateDetector:
 
     def __init__(self, cfg: ReaderConfig, text_detector: TextDetector | None = None):
         self.cfg = cfg
+        model = DETECTOR_MODELS[cfg.detector]
         self.text_detector = text_detector or TextDetector(
-            max_side=cfg.detect_max_side, threads=cfg.threads, box_thresh=BOX_THRESH,
-            model=DETECTOR_MODELS[cfg.detector])
+            max_side=cfg.detect_max_side, threads=cfg.threads, thresh=model.thresh, box_thresh=BOX_THRESH,
+            model=model.file)
 
     def __call__(self, frame: Frame) -> list[PlateCandidate]:
         return self.candidates(frame.image)

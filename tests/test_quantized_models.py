@@ -47,6 +47,7 @@ def test_int8_detector_finds_the_plates_the_float_one_finds():
         # As a technician would choose it: [reader] detector = "int8".
         detector = TextLinePlateDetector(replace(cfg, detector=setting))
         assert detector.text_detector.model == model
+        assert detector.text_detector.thresh == ocr.DETECTOR_MODELS[setting].thresh
         found[model] = detector.candidates(image)
     assert found[FLOAT_DETECTOR_MODEL], "the float detector finds no plate row in eu1.jpg"
     label = (EU_PHOTOS / "eu1.txt").read_text().split("\t")
@@ -61,6 +62,6 @@ def test_int8_detector_finds_the_plates_the_float_one_finds():
 
 def test_an_unknown_detector_is_a_config_error():
     assert ("detector", "must be one of float, int8") in ReaderConfig(detector="int4").problems()
-    assert ReaderConfig().detector == "float"
+    assert ReaderConfig().detector == "int8"
     # Every setting the config accepts names a model, and no model is unreachable.
     assert set(ocr.DETECTOR_MODELS) == set(DETECTORS)

