@@ -11,7 +11,13 @@ A read one character too long may carry something that is not a character:
 a Slovak or Czech coat of arms or a sticker between the character groups
 (RK0565AV for RK565AV), or at an end, Slovakia's coat of arms before the
 registration or Arizona's cactus (RRK776AI, 4ASC7399). If dropping one weak
-character makes it fit a format, it is dropped.
+character makes it fit a format, it is dropped. Most US states' formats are
+not listed, so inside a row an emblem is also dropped without a format's
+say when it is the only weak character and both its neighbours are sure:
+Florida's orange, Oregon's tree, Missouri's bluebird, the Czech stickers
+(7168AHF for 7164HF, W107K for W17K). A blurred real character is rarely
+alone in being weak; on the dev set this dropped one real H (DH5X9P) for
+five emblems.
 """
 
 from __future__ import annotations
@@ -41,6 +47,10 @@ MIN_SWAP_PROB = 1e-3
 # A character is dropped as an emblem only below this probability (emblems
 # read as 0, 8, R or 4 score 0.2-0.66; real characters near 1).
 MAX_DROP_PROB = 0.7
+# Without a format to fit, an inner character is dropped as an emblem only
+# below this, between two characters at least SURE_PROB.
+LONE_DROP_PROB = 0.5
+SURE_PROB = 0.9
 
 
 def _pattern(fmt: str) -> re.Pattern[str]:
@@ -89,18 +99,23 @@ def apply_formats(line: TextLine, regions: tuple[str, ...] = DEFAULT_REGIONS) ->
 
 
 def _drop_emblem(line: TextLine, regions: tuple[str, ...]) -> TextLine:
-    """The read without its weakest character, if that alone makes it fit a format."""
-    text = line.text
-    if len(line.char_probs) != len(text) or fits(canonical_glyphs(text, regions), regions):
+    """The read without one character that is an emblem, not a character (see the module's text)."""
+    text, probs = line.text, line.char_probs
+    if len(probs) != len(text) or fits(canonical_glyphs(text, regions), regions):
         return line
-    drops = [(p, i) for i, p in enumerate(line.char_probs)
+    drops = [(p, i) for i, p in enumerate(probs)
              if p < MAX_DROP_PROB and fits(canonical_glyphs(text[:i] + text[i + 1:], regions), regions)]
-    if not drops:
-        return line
-    _, i = min(drops)
+    if drops:
+        return _without(line, min(drops)[1])
+    lone = [i for i in range(1, len(probs) - 1)
+            if probs[i] < LONE_DROP_PROB and probs[i - 1] >= SURE_PROB and probs[i + 1] >= SURE_PROB]
+    return _without(line, lone[0]) if len(lone) == 1 else line
+
+
+def _without(line: TextLine, i: int) -> TextLine:
     probs = line.char_probs[:i] + line.char_probs[i + 1:]
     alternatives = line.alternatives[:i] + line.alternatives[i + 1:] if line.alternatives else ()
-    return TextLine(text[:i] + text[i + 1:], sum(probs) / len(probs), probs, alternatives)
+    return TextLine(line.text[:i] + line.text[i + 1:], sum(probs) / len(probs), probs, alternatives)
 
 
 def canonical_glyphs(text: str, regions: tuple[str, ...] = DEFAULT_REGIONS) -> str:

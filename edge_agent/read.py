@@ -194,7 +194,8 @@ def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[Tex
         if not plate_like(line.text, cfg, require_digit) or plate_rank(line.text) == 0:
             continue
         line = apply_formats(line)
-        if line.confidence < cfg.min_confidence:
+        # Dropping an emblem may leave too few characters for a plate.
+        if line.confidence < cfg.min_confidence or len(line.text) < cfg.min_chars:
             continue
         if verify and not looks_like_plate(frame.image, candidate.quad, others):
             continue

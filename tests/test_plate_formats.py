@@ -47,6 +47,14 @@ def test_a_weak_emblem_at_an_end_is_dropped():
     assert apply_formats(line("RRK776A1", (0.64,) + (1.0,) * 6 + (0.66,))).text == "RK776AI"
 
 
+def test_a_lone_weak_character_between_sure_ones_is_dropped_as_an_emblem():
+    # Florida's orange between the groups of 7164HF; Florida's formats are not listed.
+    assert apply_formats(line("71684HF", (1.0, 1.0, 1.0, 0.46, 0.99, 1.0, 1.0))).text == "7164HF"
+    # Two weak characters, or a weak one beside a doubtful one, are blur, not an emblem.
+    assert apply_formats(line("71684HF", (1.0, 0.45, 1.0, 0.46, 0.99, 1.0, 1.0))).text == "71684HF"
+    assert apply_formats(line("71684HF", (1.0, 1.0, 0.8, 0.46, 0.99, 1.0, 1.0))).text == "71684HF"
+
+
 def test_a_sure_character_is_never_dropped():
     assert apply_formats(line("RK0565AV")).text == "RK0565AV"  # every character sure
     assert apply_formats(line("X6380CCS", (0.9,) + (1.0,) * 7)).text == "X6380CCS"
