@@ -10,7 +10,8 @@ import numpy as np
 from edge_agent.config import ReaderConfig
 from edge_agent.detect import TextLinePlateDetector
 from edge_agent.ocr import TextLine
-from edge_agent.read import _with_edges, make_reader, widen
+from edge_agent import read
+from edge_agent.read import _with_edges, make_reader, trim, widen
 from edge_agent.records import Frame
 
 try:
@@ -19,6 +20,7 @@ except ImportError:  # tests/ imported as a package
     from tests.datasets import DATASETS, require
 
 US_PHOTOS = DATASETS / "openalpr-benchmarks" / "endtoend" / "us"
+US_CROPS = DATASETS / "openalpr-benchmarks" / "ocr" / "us"
 CFG = ReaderConfig()
 
 
@@ -60,3 +62,20 @@ def test_a_texas_plate_boxed_short_of_its_first_letter_is_read_whole():
     frame = Frame(image, 0, datetime.now(timezone.utc), str(photo))
     reads = make_reader(CFG)(frame, TextLinePlateDetector(CFG)(frame))
     assert [r.text for r in reads] == ["CLT0108"]
+
+
+def test_trim_takes_height_off_evenly_and_keeps_the_length():
+    quad = np.array([[10, 20], [110, 20], [110, 60], [10, 60]], np.float32)
+    trimmed = trim(quad, 0.2)
+    assert np.allclose(trimmed, [[10, 24], [110, 24], [110, 56], [10, 56]])
+
+
+def test_a_crop_is_read_at_three_heights_and_the_surest_read_kept(monkeypatch):
+    # Nevada's BATMANX: at the detected height the M reads as H; trimmed,
+    # the model is surer and right.
+    image = cv2.imread(str(require(US_CROPS) / "nv442.png"))
+    reader = make_reader(CFG)
+    monkeypatch.setattr(read, "CROP_TRIMS", (0.0,))
+    assert reader.read_crop(image)[0].text == "BATHANX"
+    monkeypatch.undo()
+    assert reader.read_crop(image)[0].text == "BATMANX"
