@@ -23,7 +23,10 @@ ENDTOEND = DATASETS / "openalpr-benchmarks" / "endtoend"
 
 @lru_cache(maxsize=1)
 def detector() -> TextLinePlateDetector:
-    return TextLinePlateDetector(ReaderConfig())
+    # The float detector's rows, which these cases were picked from: the
+    # INT8 default finds no row at all on car9's white plate on a white car,
+    # a detection miss rather than a question for verify.py.
+    return TextLinePlateDetector(ReaderConfig(detector="float"))
 
 
 @lru_cache(maxsize=32)
