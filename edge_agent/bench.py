@@ -117,7 +117,7 @@ def accuracy(folder: Path, engine: str, cfg: ReaderConfig) -> dict:
         if kind == "crops":
             reads = reader.read_crop(image)
         else:
-            frame = Frame(image, 0, datetime.now(timezone.utc), str(sample.path))
+            frame = Frame(image, 0, datetime.now(timezone.utc), str(sample.path), still=True)
             reads = reader(frame, detector(frame))
         times.append((time.perf_counter() - start) * 1000)
         best = reads[0].text if reads else ""
@@ -157,7 +157,7 @@ def false_reads(folder: Path, cfg: ReaderConfig) -> dict:
         # Inpainting leaves a plate-sized smooth patch, not a black box that
         # the detector could find edges on.
         blanked = cv2.inpaint(image, mask, 5, cv2.INPAINT_TELEA)
-        frame = Frame(blanked, 0, datetime.now(timezone.utc), str(sample.path))
+        frame = Frame(blanked, 0, datetime.now(timezone.utc), str(sample.path), still=True)
         found += [(sample.path.name, r.text, r.box) for r in reader(frame, detector(frame))]
         progress.step(i + 1)
     progress.close()

@@ -98,6 +98,7 @@ class FrameSource:
     """Base for every source; also usable as a context manager."""
 
     live: bool = False
+    stills: bool = False  # each frame is its own scene (see Frame.still)
 
     def __init__(self, source: str):
         self.source = redact(source)  # Frame.source is shown and stored, so never with secrets
@@ -113,7 +114,7 @@ class FrameSource:
         # detection, reading, crops and `aim` pictures never see them.
         for x, y, w, h in self.mask:
             image[y : y + h, x : x + w] = 0
-        return Frame(image=image, index=index, captured_at=captured_at, source=self.source)
+        return Frame(image=image, index=index, captured_at=captured_at, source=self.source, still=self.stills)
 
     def frames(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -133,6 +134,8 @@ class FrameSource:
 
 class ImageFolderSource(FrameSource):
     """A folder of still images (or one image), each read once in natural order."""
+
+    stills = True
 
     def __init__(self, source: str, files: list[Path]):
         super().__init__(source)

@@ -38,14 +38,14 @@ CROP_SIDE = 320
 # complete and is not read again, which spares most rows on a road.
 WIDEN_BY = 0.25
 WIDEN_MIN_PROB = 0.9
-# A plate crop is one still look at one plate, and the recognizer's read
-# of a row moves with a few pixels of crop (a W read as N at one height
-# and as W at another). So each row of a crop is read at its detected
-# height and trimmed by these fractions of it, and the most confident
-# read is kept. Frames do not need it: a vehicle in a stream is read in
-# many frames, and the tracker votes; the three reads would triple the
-# recognizer's time per frame.
-CROP_TRIMS = (0.0, 0.1, 0.2)
+# A still (a photo, a plate crop) is one look at a plate, and the
+# recognizer's read of a row moves with a few pixels of crop (a W read as N
+# at one height and as W at another). So each row of a still is read at its
+# detected height and trimmed by these fractions of it, and the most
+# confident read is kept. Stream frames do not need it: a vehicle in a
+# stream is read in many frames and the tracker votes, and three reads per
+# row would triple the recognizer's time per frame.
+STILL_TRIMS = (0.0, 0.1, 0.2)
 
 
 class PlateReader(Protocol):
@@ -108,8 +108,17 @@ class RowReader:
         self._crop_detector = None
 
     def __call__(self, frame: Frame, candidates: list[PlateCandidate]) -> list[PlateRead]:
-        lines = self.read_rows(frame.image, [c.quad for c in candidates], require_digit=True)
+        read = self.read_rows_of_still if frame.still else self.read_rows
+        lines = read(frame.image, [c.quad for c in candidates], require_digit=True)
         return _keep_plates(frame, candidates, lines, self.cfg, verify=True)
+
+    def read_rows_of_still(self, image: np.ndarray, quads: list[np.ndarray], require_digit: bool) -> list[TextLine]:
+        """Read each row at the heights of STILL_TRIMS and keep its most confident read."""
+        lines = self.read_rows(image, quads, require_digit)
+        for by in STILL_TRIMS[1:]:
+            again = self.read_rows(image, [trim(q, by) for q in quads], require_digit)
+            lines = [b if b.confidence > a.confidence else a for a, b in zip(lines, again)]
+        return lines
 
     def read_rows(self, image: np.ndarray, quads: list[np.ndarray], require_digit: bool) -> list[TextLine]:
         """Read each row, and read plate-like ones again a little wider (see WIDEN_BY)."""
@@ -132,16 +141,12 @@ class RowReader:
         # Upscale small crops: the row detector needs characters ~20 px tall.
         scale = max(1.0, CROP_SIDE / max(h, w))
         big = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC)
-        frame = Frame(big, 0, datetime.now(timezone.utc), "crop")
+        frame = Frame(big, 0, datetime.now(timezone.utc), "crop", still=True)
         candidates = self._crop_detector(frame)
         whole = np.array([[0, 0], [big.shape[1] - 1, 0], [big.shape[1] - 1, big.shape[0] - 1],
                           [0, big.shape[0] - 1]], np.float32)
         candidates.append(PlateCandidate(Box(0, 0, big.shape[1], big.shape[0]), 0.0, whole))
-        quads = [c.quad for c in candidates]
-        lines = self.read_rows(big, quads, require_digit=False)
-        for by in CROP_TRIMS[1:]:
-            again = self.read_rows(big, [trim(q, by) for q in quads], require_digit=False)
-            lines = [b if b.confidence > a.confidence else a for a, b in zip(lines, again)]
+        lines = self.read_rows_of_still(big, [c.quad for c in candidates], require_digit=False)
         reads = _keep_plates(frame, candidates, lines, self.cfg, require_digit=False)
         # On a plate the registration is the tallest text; state names,
         # slogans and year stickers are smaller. The whole-crop fallback

@@ -48,6 +48,9 @@ class Frame:
     index: int  # 0-based position in the source since it was opened
     captured_at: datetime  # timezone-aware, UTC
     source: str  # what the technician configured (path, URL or device)
+    # A single look at its scene (a photo from a folder), not one frame of a
+    # stream in which the same vehicle is seen again.
+    still: bool = False
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,7 @@ def test_real_video_yields_all_frames_on_the_video_clock() -> None:
     span = (times[-1] - times[0]).total_seconds()
     assert 4.5 < span < 5.5
     assert all(f.source == str(VIDEO) for f in frames)
+    assert not any(f.still for f in frames)  # the tracker sees each vehicle again
     assert list(src.frames()) == []  # processed once
 
 
@@ -130,6 +131,7 @@ def test_real_photo_folder_yields_every_jpg_in_sorted_order() -> None:
     for frame in src.frames():
         assert frame.image.ndim == 3 and frame.image.shape[2] == 3 and frame.image.dtype == np.uint8
         assert frame.captured_at.tzinfo == timezone.utc
+        assert frame.still  # one look per scene: the reader takes three heights
         seen.append(src.current_path.name)
         assert frame.index == len(seen) - 1
     assert len(seen) == len(jpgs) > 0

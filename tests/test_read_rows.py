@@ -75,7 +75,7 @@ def test_a_crop_is_read_at_three_heights_and_the_surest_read_kept(monkeypatch):
     # the model is surer and right.
     image = cv2.imread(str(require(US_CROPS) / "nv442.png"))
     reader = make_reader(CFG)
-    monkeypatch.setattr(read, "CROP_TRIMS", (0.0,))
+    monkeypatch.setattr(read, "STILL_TRIMS", (0.0,))
     assert reader.read_crop(image)[0].text == "BATHANX"
     monkeypatch.undo()
     assert reader.read_crop(image)[0].text == "BATMANX"
