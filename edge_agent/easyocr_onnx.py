@@ -87,6 +87,7 @@ class EasyOcrRecognizer:
         # EasyOCR's allowlist zeroes every other class and renormalises:
         # the same as a softmax over blank and the allowed classes only.
         self._keep = np.array([0] + [characters.index(c) + 1 for c in charset])
+        self._colon = characters.index(":") + 1 if ":" in characters else -1
         self._labels = [""] + list(charset)
 
     def __call__(self, crops: list[np.ndarray]) -> list[TextLine]:
@@ -135,4 +136,5 @@ class EasyOcrRecognizer:
         steps = probs.max(axis=1)[best != 0]
         score = float(steps.prod() ** (2.0 / math.sqrt(len(steps)))) if len(steps) else 0.0
         confidence = float(np.mean(char_probs)) if char_probs else 0.0
-        return TextLine("".join(chars), confidence, tuple(char_probs), tuple(alternatives)), score
+        colon = bool((logits.argmax(axis=1) == self._colon).any())
+        return TextLine("".join(chars), confidence, tuple(char_probs), tuple(alternatives), colon), score

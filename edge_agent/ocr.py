@@ -211,6 +211,9 @@ class TextLine:
     # For each character, the plate characters the model found likely at
     # that position, best first: what a format rule may choose from.
     alternatives: tuple[tuple[tuple[str, float], ...], ...] = ()
+    # The model read a ':' somewhere in the row: a camera's burnt-in clock
+    # always has one (its digits alone can look like a plate).
+    colon: bool = False
 
 
 class TextRecognizer:
@@ -230,6 +233,7 @@ class TextRecognizer:
         # spending probability on punctuation and CJK look-alikes.
         keep = [0, index[" "]] + [index[ch] for ch in charset]
         self._keep = np.array(keep)
+        self._colon = index.get(":", -1)
         self._labels = ["", " "] + list(charset)
         at = {ch: i for i, ch in enumerate(self._labels)}
         self._look_alikes = [[at[c] for c in _group_of(ch) if c in at] or [i] for i, ch in enumerate(self._labels)]
@@ -268,7 +272,8 @@ class TextRecognizer:
         for t in steps:
             top = np.argsort(sub[t, 2:])[::-1][:ALTERNATIVES] + 2
             alternatives.append(tuple((self._labels[k], float(sub[t, k])) for k in top))
-        return TextLine("".join(chars), confidence, tuple(char_probs), tuple(alternatives))
+        colon = bool((probs.argmax(axis=1) == self._colon).any())
+        return TextLine("".join(chars), confidence, tuple(char_probs), tuple(alternatives), colon)
 
     def _glyph_mass(self, step_probs: np.ndarray, k: int) -> float:
         """Probability of the character read at a step or any look-alike of it."""

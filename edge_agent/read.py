@@ -65,20 +65,23 @@ def plate_like(text: str, cfg: ReaderConfig, require_digit: bool = True) -> bool
     return not require_digit or any(c.isdigit() for c in text)
 
 
-# Burnt-in camera clocks and dates are the commonest plate-like text in a
-# frame: YYYYMMDD, and HHMMSS or DDMMYY runs of six digits.
+# Burnt-in camera dates are among the commonest plate-like text in a frame:
+# YYYYMMDD, with the time run on. A clock (HHMMSS) is told by its colons
+# (TextLine.colon): as a digit pattern it would also refuse one all-digit
+# plate in eleven, such as Delaware's 211907. A colon in a read with letters
+# says nothing: Czech stickers and Slovak arms between character groups
+# read as one.
 _DATE = re.compile(r"^(19|20)\d\d((0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\d{0,6})?$")
-_CLOCK = re.compile(r"^([01]\d|2[0-3])[0-5]\d[0-5]\d\d{0,2}$")
 
 
-def plate_rank(text: str) -> int:
+def plate_rank(text: str, colon: bool = False) -> int:
     """How plate-like a read is: 2 letters and digits, 1 digits only, 0 a date or clock.
 
     Almost every plate mixes letters and digits; all-digit plates exist but
     are rarer than the digit runs of signs, stamps and phone numbers.
     """
     if text.isdigit():
-        return 0 if _DATE.match(text) or _CLOCK.match(text) else 1
+        return 0 if _DATE.match(text) or colon else 1
     return 2
 
 
@@ -215,7 +218,7 @@ def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[Tex
     reads = []
     for candidate, line in zip(candidates, lines):
         # Judge the read as the model wrote it, before formats rewrite glyphs.
-        if not plate_like(line.text, cfg, require_digit) or plate_rank(line.text) == 0:
+        if not plate_like(line.text, cfg, require_digit) or plate_rank(line.text, line.colon) == 0:
             continue
         line = apply_formats(line)
         # Dropping an emblem may leave too few characters for a plate.

@@ -9,9 +9,9 @@ import numpy as np
 
 from edge_agent.config import ReaderConfig
 from edge_agent.detect import TextLinePlateDetector
-from edge_agent.ocr import TextLine
+from edge_agent.ocr import TextLine, TextRecognizer
 from edge_agent import read
-from edge_agent.read import _with_edges, make_reader, trim, widen
+from edge_agent.read import _with_edges, make_reader, plate_rank, trim, widen
 from edge_agent.records import Frame
 
 try:
@@ -79,3 +79,21 @@ def test_a_crop_is_read_at_three_heights_and_the_surest_read_kept(monkeypatch):
     assert reader.read_crop(image)[0].text == "BATHANX"
     monkeypatch.undo()
     assert reader.read_crop(image)[0].text == "BATMANX"
+
+
+def _rendered(text: str) -> np.ndarray:
+    image = np.full((60, 40 + 34 * len(text), 3), 255, np.uint8)
+    cv2.putText(image, text, (15, 45), cv2.FONT_HERSHEY_DUPLEX, 1.4, (0, 0, 0), 2, cv2.LINE_AA)
+    return image
+
+
+def test_a_clock_is_told_by_its_colons_not_by_its_digits():
+    clock, plate = TextRecognizer()([_rendered("10:07:20"), _rendered("211907")])
+    assert (clock.text, clock.colon) == ("100720", True)
+    assert plate_rank(clock.text, clock.colon) == 0
+    # Delaware's all-digit 211907 has a clock's digit pattern, and no colon.
+    assert (plate.text, plate.colon) == ("211907", False)
+    assert plate_rank(plate.text, plate.colon) == 1
+    # A colon-like mark between letter and digit groups (Czech stickers) is not a clock.
+    assert plate_rank("4B40262", colon=True) == 2
+    assert plate_rank("20140513") == 0  # a burnt-in date, colon or not
