@@ -97,3 +97,11 @@ def test_a_clock_is_told_by_its_colons_not_by_its_digits():
     # A colon-like mark between letter and digit groups (Czech stickers) is not a clock.
     assert plate_rank("4B40262", colon=True) == 2
     assert plate_rank("20140513") == 0  # a burnt-in date, colon or not
+
+
+def test_the_easyocr_engine_sees_a_clocks_colons_too():
+    from edge_agent.easyocr_onnx import EasyOcrRecognizer
+
+    clock, plate = EasyOcrRecognizer()([_rendered("10:07:20"), _rendered("211907")])
+    assert clock.colon and not plate.colon
+    assert plate.text == "211907"
