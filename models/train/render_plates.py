@@ -215,6 +215,21 @@ def _small_text(rng: np.random.Generator, text: str, height: int) -> np.ndarray:
     return cv2.resize(mask, (max(2, int(mask.shape[1] * sx)), max(2, height)), interpolation=cv2.INTER_AREA)
 
 
+def _small_line(rng: np.random.Generator, lines, plate_w: int, plate_h: int,
+                low: float, high: float) -> tuple[str, np.ndarray, int]:
+    """One of `lines`, `low`-`high` of the plate's height tall and at most 90% of its width.
+
+    Returns the text, its mask and the height drawn; the random draws are the
+    ones the state-name and slogan blocks made inline, in the same order.
+    """
+    text = lines[int(rng.integers(len(lines)))]
+    height = int(plate_h * rng.uniform(low, high))
+    mask = _small_text(rng, text, height)
+    if mask.shape[1] > plate_w * 0.9:
+        mask = cv2.resize(mask, (int(plate_w * 0.9), height))
+    return text, mask, height
+
+
 def render_plate(rng: np.random.Generator, region: str):
     """A frontal plate. Returns (RGB float image, registration, char-row box (x0, y0, x1, y1), extra lines).
 
@@ -288,22 +303,14 @@ def render_plate(rng: np.random.Generator, region: str):
     if region == "us":
         # State name above, slogan below.
         if rng.random() < 0.85:
-            st = STATES[int(rng.integers(len(STATES)))]
-            sh = int(H * rng.uniform(0.09, 0.2))
-            m = _small_text(rng, st, sh)
-            if m.shape[1] > W * 0.9:
-                m = cv2.resize(m, (int(W * 0.9), sh))
+            st, m, sh = _small_line(rng, STATES, W, H, 0.09, 0.2)
             sx = int((W - m.shape[1]) / 2 + rng.uniform(-0.05, 0.05) * W)
             sy = int(max(1, y - sh - H * rng.uniform(0.03, 0.1)))
             col = fg if rng.random() < 0.5 else tuple(int(v) for v in rng.integers(0, 256, 3))
             _paste(canvas, m, sx, sy, col)
             extras.append((st, (sx, sy, sx + m.shape[1], sy + sh)))
         if rng.random() < 0.6:
-            sl = SLOGANS[int(rng.integers(len(SLOGANS)))]
-            sh = int(H * rng.uniform(0.07, 0.13))
-            m = _small_text(rng, sl, sh)
-            if m.shape[1] > W * 0.9:
-                m = cv2.resize(m, (int(W * 0.9), sh))
+            sl, m, sh = _small_line(rng, SLOGANS, W, H, 0.07, 0.13)
             sx = int((W - m.shape[1]) / 2)
             sy = int(min(H - sh - 2, y + th + H * rng.uniform(0.04, 0.12)))
             _paste(canvas, m, sx, sy, fg)
