@@ -138,6 +138,19 @@ def order_quad(points: np.ndarray) -> np.ndarray:
     return np.array([tl, tr, br, bl], dtype=np.float32)
 
 
+def detector_input(image: np.ndarray, max_side: int) -> np.ndarray:
+    """The detector's input: longest side at most max_side, sides multiples of 32, scaled to [-1, 1].
+
+    models/quantize_ppocr.py calibrates the INT8 model on exactly this.
+    """
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    rh = max(32, int(round(h * scale / 32)) * 32)
+    rw = max(32, int(round(w * scale / 32)) * 32)
+    resized = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    return (resized.astype(np.float32) * (2.0 / 255.0) - 1.0).transpose(2, 0, 1)[None]
+
+
 class TextDetector:
     """DB text detector: returns the text lines of an image as quads."""
 
@@ -152,11 +165,8 @@ class TextDetector:
 
     def __call__(self, image: np.ndarray) -> list[TextBox]:
         h, w = image.shape[:2]
-        scale = min(1.0, self.max_side / max(h, w))
-        rh = max(32, int(round(h * scale / 32)) * 32)
-        rw = max(32, int(round(w * scale / 32)) * 32)
-        resized = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        blob = (resized.astype(np.float32) * (2.0 / 255.0) - 1.0).transpose(2, 0, 1)[None]
+        blob = detector_input(image, self.max_side)
+        rh, rw = blob.shape[2:]
         prob = self.session.run(None, {"x": blob})[0][0, 0]
         return self._boxes(prob, sx=w / rw, sy=h / rh)
 

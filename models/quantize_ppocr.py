@@ -58,13 +58,10 @@ WORDS = ("STOP", "EXIT", "PARKING", "HOTEL", "BUS", "TAXI", "OPEN", "SALE", "CAF
 
 
 def detector_input(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
-    """Exactly TextDetector.__call__'s preprocessing."""
-    h, w = image.shape[:2]
-    scale = min(1.0, max_side / max(h, w))
-    rh = max(32, int(round(h * scale / 32)) * 32)
-    rw = max(32, int(round(w * scale / 32)) * 32)
-    resized = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    return (resized.astype(np.float32) * (2.0 / 255.0) - 1.0).transpose(2, 0, 1)[None]
+    """TextDetector's own preprocessing, so calibration sees what the unit feeds the model."""
+    from edge_agent.ocr import detector_input as unit_input
+
+    return unit_input(image, max_side)
 
 
 def _plate_text(rng: np.random.Generator) -> str:
