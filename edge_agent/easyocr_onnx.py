@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from .errors import AgentError
-from .ocr import ALTERNATIVES, PLATE_CHARSET, TextLine, _session, _verify
+from .ocr import ALTERNATIVES, PLATE_CHARSET, TextLine, _session, _verify, ctc_collapse
 
 MODEL_NAME = "easyocr_english_g2.onnx"
 MODEL_SHA256 = "a7bb416a70b0c914d2577676b8a6753132694c76fa3139592494f4e3c9cc83bf"
@@ -87,7 +87,7 @@ class EasyOcrRecognizer:
         # EasyOCR's allowlist zeroes every other class and renormalises:
         # the same as a softmax over blank and the allowed classes only.
         self._keep = np.array([0] + [characters.index(c) + 1 for c in charset])
-        self._colon = characters.index(":") + 1 if ":" in characters else -1
+        self._vocabulary = [""] + list(characters)
         self._labels = [""] + list(charset)
 
     def __call__(self, crops: list[np.ndarray]) -> list[TextLine]:
@@ -136,5 +136,5 @@ class EasyOcrRecognizer:
         steps = probs.max(axis=1)[best != 0]
         score = float(steps.prod() ** (2.0 / math.sqrt(len(steps)))) if len(steps) else 0.0
         confidence = float(np.mean(char_probs)) if char_probs else 0.0
-        colon = bool((logits.argmax(axis=1) == self._colon).any())
-        return TextLine("".join(chars), confidence, tuple(char_probs), tuple(alternatives), colon), score
+        raw = ctc_collapse(logits.argmax(axis=1), self._vocabulary)
+        return TextLine("".join(chars), confidence, tuple(char_probs), tuple(alternatives), raw), score

@@ -221,9 +221,16 @@ class TextLine:
     # For each character, the plate characters the model found likely at
     # that position, best first: what a format rule may choose from.
     alternatives: tuple[tuple[tuple[str, float], ...], ...] = ()
-    # The model read a ':' somewhere in the row: a camera's burnt-in clock
-    # always has one (its digits alone can look like a plate).
-    colon: bool = False
+    # The row as the model reads it with its whole vocabulary, punctuation
+    # included: a camera's burnt-in clock or date shows its colons and
+    # dashes there (its digits alone can look like a plate).
+    raw: str = ""
+
+
+def ctc_collapse(best: np.ndarray, vocabulary: list[str]) -> str:
+    """The characters of a CTC argmax path: repeats merged, blanks (class 0) dropped."""
+    keep = np.flatnonzero((best != 0) & np.diff(best, prepend=-1).astype(bool))
+    return "".join(vocabulary[k] for k in best[keep])
 
 
 class TextRecognizer:
@@ -243,7 +250,7 @@ class TextRecognizer:
         # spending probability on punctuation and CJK look-alikes.
         keep = [0, index[" "]] + [index[ch] for ch in charset]
         self._keep = np.array(keep)
-        self._colon = index.get(":", -1)
+        self._vocabulary = vocabulary
         self._labels = ["", " "] + list(charset)
         at = {ch: i for i, ch in enumerate(self._labels)}
         self._look_alikes = [[at[c] for c in _group_of(ch) if c in at] or [i] for i, ch in enumerate(self._labels)]
@@ -282,8 +289,8 @@ class TextRecognizer:
         for t in steps:
             top = np.argsort(sub[t, 2:])[::-1][:ALTERNATIVES] + 2
             alternatives.append(tuple((self._labels[k], float(sub[t, k])) for k in top))
-        colon = bool((probs.argmax(axis=1) == self._colon).any())
-        return TextLine("".join(chars), confidence, tuple(char_probs), tuple(alternatives), colon)
+        return TextLine("".join(chars), confidence, tuple(char_probs), tuple(alternatives),
+                        ctc_collapse(probs.argmax(axis=1), self._vocabulary))
 
     def _glyph_mass(self, step_probs: np.ndarray, k: int) -> float:
         """Probability of the character read at a step or any look-alike of it."""

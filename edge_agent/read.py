@@ -65,23 +65,29 @@ def plate_like(text: str, cfg: ReaderConfig, require_digit: bool = True) -> bool
     return not require_digit or any(c.isdigit() for c in text)
 
 
-# Burnt-in camera dates are among the commonest plate-like text in a frame:
-# YYYYMMDD, with the time run on. A clock (HHMMSS) is told by its colons
-# (TextLine.colon): as a digit pattern it would also refuse one all-digit
-# plate in eleven, such as Delaware's 211907. A colon in a read with letters
-# says nothing: Czech stickers and Slovak arms between character groups
-# read as one.
+# Burnt-in camera dates and clocks are among the commonest plate-like text
+# in a frame: YYYYMMDD, with the time run on. As a digit pattern alone a
+# clock (HHMMSS) would also refuse one all-digit plate in eleven, such as
+# Delaware's 211907, so a clock is told by its colons, and a date by its
+# separators, in the row as the model reads it with punctuation
+# (TextLine.raw): a year run into a separator (2014-04), or two digits
+# between two separators (04-28, 10=07=20 where the colons smear). One dash
+# alone says nothing: Rhode Island's all-digit plates carry one (697-241).
+# Marks in a read with letters say nothing either: Czech stickers and
+# Slovak arms between character groups read as colons.
 _DATE = re.compile(r"^(19|20)\d\d((0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\d{0,6})?$")
+_STAMP_MARKS = re.compile(r":|(19|20)\d\d[-./=]|\d[-./=]\d\d[-./=]\d")
 
 
-def plate_rank(text: str, colon: bool = False) -> int:
+def plate_rank(text: str, raw: str = "") -> int:
     """How plate-like a read is: 2 letters and digits, 1 digits only, 0 a date or clock.
 
     Almost every plate mixes letters and digits; all-digit plates exist but
-    are rarer than the digit runs of signs, stamps and phone numbers.
+    are rarer than the digit runs of signs, stamps and phone numbers. `raw`
+    is the model's read of the row with punctuation.
     """
     if text.isdigit():
-        return 0 if _DATE.match(text) or colon else 1
+        return 0 if _DATE.match(text) or _STAMP_MARKS.search(raw) else 1
     return 2
 
 
@@ -218,7 +224,7 @@ def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[Tex
     reads = []
     for candidate, line in zip(candidates, lines):
         # Judge the read as the model wrote it, before formats rewrite glyphs.
-        if not plate_like(line.text, cfg, require_digit) or plate_rank(line.text, line.colon) == 0:
+        if not plate_like(line.text, cfg, require_digit) or plate_rank(line.text, line.raw) == 0:
             continue
         line = apply_formats(line)
         # Dropping an emblem may leave too few characters for a plate.

@@ -89,19 +89,31 @@ def _rendered(text: str) -> np.ndarray:
 
 def test_a_clock_is_told_by_its_colons_not_by_its_digits():
     clock, plate = TextRecognizer()([_rendered("10:07:20"), _rendered("211907")])
-    assert (clock.text, clock.colon) == ("100720", True)
-    assert plate_rank(clock.text, clock.colon) == 0
+    assert (clock.text, ":" in clock.raw) == ("100720", True)
+    assert plate_rank(clock.text, clock.raw) == 0
     # Delaware's all-digit 211907 has a clock's digit pattern, and no colon.
-    assert (plate.text, plate.colon) == ("211907", False)
-    assert plate_rank(plate.text, plate.colon) == 1
+    assert (plate.text, plate.raw) == ("211907", "211907")
+    assert plate_rank(plate.text, plate.raw) == 1
     # A colon-like mark between letter and digit groups (Czech stickers) is not a clock.
-    assert plate_rank("4B40262", colon=True) == 2
+    assert plate_rank("4B40262", raw="4B:40262") == 2
     assert plate_rank("20140513") == 0  # a burnt-in date, colon or not
+
+
+def test_a_date_is_told_by_its_separators_but_one_dash_is_no_date():
+    year_month, day_first, rhode_island = TextRecognizer()(
+        [_rendered("2014-04"), _rendered("28-04-14"), _rendered("697-241")])
+    # Fragments of a burnt-in date whose digits fit no date pattern on their own.
+    assert (year_month.text, day_first.text) == ("201404", "280414")
+    assert plate_rank(year_month.text, year_month.raw) == 0
+    assert plate_rank(day_first.text, day_first.raw) == 0
+    # Rhode Island's all-digit plates carry a dash.
+    assert (rhode_island.text, "-" in rhode_island.raw) == ("697241", True)
+    assert plate_rank(rhode_island.text, rhode_island.raw) == 1
 
 
 def test_the_easyocr_engine_sees_a_clocks_colons_too():
     from edge_agent.easyocr_onnx import EasyOcrRecognizer
 
     clock, plate = EasyOcrRecognizer()([_rendered("10:07:20"), _rendered("211907")])
-    assert clock.colon and not plate.colon
+    assert ":" in clock.raw and ":" not in plate.raw
     assert plate.text == "211907"
