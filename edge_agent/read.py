@@ -23,7 +23,7 @@ from .ocr import TextLine, TextRecognizer, rectify
 from .plate_formats import apply_formats, fits
 from .plates import fold
 from .records import Box, Frame, PlateCandidate, PlateRead
-from .verify import looks_like_plate
+from .verify import plate_evidence
 
 log = logging.getLogger(__name__)
 
@@ -218,10 +218,13 @@ def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[Tex
     """The plate-like reads, best first.
 
     `verify` checks the image around each row for a plate (verify.py); not
-    inside a crop, whose whole-crop row touches the border by design.
+    inside a crop, whose whole-crop row touches the border by design. Among
+    rows that pass, one with rows of its own height stacked on it (a sign's
+    line, a watermark over its year) ranks below one standing alone, as a
+    plate's row does: EXIT 79B on a sign read as surely as the plate below.
     """
     others = [c.quad for c in candidates] if verify else []
-    reads = []
+    ranked: list[tuple[tuple[int, bool, float], PlateRead]] = []
     for candidate, line in zip(candidates, lines):
         # Judge the read as the model wrote it, before formats rewrite glyphs.
         if not plate_like(line.text, cfg, require_digit) or plate_rank(line.text, line.raw) == 0:
@@ -230,13 +233,18 @@ def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[Tex
         # Dropping an emblem may leave too few characters for a plate.
         if line.confidence < cfg.min_confidence or len(line.text) < cfg.min_chars:
             continue
-        if verify and not looks_like_plate(frame.image, candidate.quad, others):
-            continue
-        reads.append(PlateRead(text=line.text, confidence=line.confidence, box=candidate.box,
-                               frame_index=frame.index, captured_at=frame.captured_at,
-                               crop=evidence_crop(frame.image, candidate.box)))
-    reads.sort(key=lambda r: (plate_rank(r.text), r.confidence), reverse=True)
-    return reads
+        stacked = False
+        if verify:
+            evidence = plate_evidence(frame.image, candidate.quad, others)
+            if not evidence.plausible:
+                continue
+            stacked = evidence.stacked_rows > 0
+        read = PlateRead(text=line.text, confidence=line.confidence, box=candidate.box,
+                         frame_index=frame.index, captured_at=frame.captured_at,
+                         crop=evidence_crop(frame.image, candidate.box))
+        ranked.append(((plate_rank(read.text), not stacked, read.confidence), read))
+    ranked.sort(key=lambda pair: pair[0], reverse=True)
+    return [read for _, read in ranked]
 
 
 def make_reader(cfg: ReaderConfig) -> PlateReader:

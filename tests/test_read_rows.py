@@ -21,6 +21,7 @@ except ImportError:  # tests/ imported as a package
 
 US_PHOTOS = DATASETS / "openalpr-benchmarks" / "endtoend" / "us"
 US_CROPS = DATASETS / "openalpr-benchmarks" / "ocr" / "us"
+EU_PHOTOS = DATASETS / "openalpr-benchmarks" / "endtoend" / "eu"
 CFG = ReaderConfig()
 
 
@@ -62,6 +63,17 @@ def test_a_texas_plate_boxed_short_of_its_first_letter_is_read_whole():
     frame = Frame(image, 0, datetime.now(timezone.utc), str(photo))
     reads = make_reader(CFG)(frame, TextLinePlateDetector(CFG)(frame))
     assert [r.text for r in reads] == ["CLT0108"]
+
+
+def test_a_sign_line_stacked_on_others_ranks_below_a_plate_read_as_surely():
+    # "EXIT 79B" over "NORTH" on a road sign, and the car's plate below it:
+    # both read at ~1.0 and both pass the plate check on their own.
+    photo = require(EU_PHOTOS) / "eu10.jpg"
+    image = cv2.imread(str(photo))
+    frame = Frame(image, 0, datetime.now(timezone.utc), str(photo), still=True)
+    reads = [r.text for r in make_reader(CFG)(frame, TextLinePlateDetector(CFG)(frame))]
+    assert reads[0] == "WA56660"
+    assert "EXIT79B" in reads
 
 
 def test_trim_takes_height_off_evenly_and_keeps_the_length():
