@@ -6,7 +6,7 @@
       groundtruth.csv (`file,state,PLATE`). Prints exact %, folded % (O=0,
       I=1), detection rate, median and p90 ms per photo and peak RSS, one row
       per reader, all measured in the same run. Photos and crops are read
-      as stills (each row at three heights, read.STILL_TRIMS), as the agent
+      as stills (each row at four heights, read.STILL_TRIMS), as the agent
       reads an image folder; video frames are read once (bench speed).
   bench speed [--video FILE] [--size 1280x720] [--seconds N] [--detector float|int8]
       Frames per second and per-stage milliseconds of the full pipeline.

@@ -42,10 +42,12 @@ WIDEN_MIN_PROB = 0.9
 # recognizer's read of a row moves with a few pixels of crop (a W read as N
 # at one height and as W at another). So each row of a still is read at its
 # detected height and trimmed by these fractions of it, and the most
-# confident read is kept. Stream frames do not need it: a vehicle in a
-# stream is read in many frames and the tracker votes, and three reads per
-# row would triple the recognizer's time per frame.
-STILL_TRIMS = (0.0, 0.1, 0.2)
+# confident read is kept. A box that takes in the plate's frame or a slice
+# of the state name reads best trimmed by up to a third. Stream frames do
+# not need it: a vehicle in a stream is read in many frames and the tracker
+# votes, and four reads per row would quadruple the recognizer's time per
+# frame.
+STILL_TRIMS = (0.0, 0.1, 0.2, 0.3)
 
 
 class PlateReader(Protocol):
@@ -122,12 +124,20 @@ class RowReader:
         return _keep_plates(frame, candidates, lines, self.cfg, verify=True)
 
     def read_rows_of_still(self, image: np.ndarray, quads: list[np.ndarray], require_digit: bool) -> list[TextLine]:
-        """Read each row at the heights of STILL_TRIMS and keep its most confident read."""
+        """Read each row at the heights of STILL_TRIMS and keep its most confident plate-like read."""
         lines = self.read_rows(image, quads, require_digit)
         for by in STILL_TRIMS[1:]:
             again = self.read_rows(image, [trim(q, by) for q in quads], require_digit)
-            lines = [b if b.confidence > a.confidence else a for a, b in zip(lines, again)]
+            lines = [b if self._better(b, a, require_digit) else a for a, b in zip(lines, again)]
         return lines
+
+    def _better(self, b: TextLine, a: TextLine, require_digit: bool) -> bool:
+        # A tight trim can cut a plate's weak end characters off (627-WW read
+        # as 627), and the shorter read is then surer; one left too short
+        # for a plate is not a read of it.
+        if plate_like(a.text, self.cfg, require_digit) and not plate_like(b.text, self.cfg, require_digit):
+            return False
+        return b.confidence > a.confidence
 
     def read_rows(self, image: np.ndarray, quads: list[np.ndarray], require_digit: bool) -> list[TextLine]:
         """Read each row, and read plate-like ones again a little wider (see WIDEN_BY)."""

@@ -131,7 +131,7 @@ def test_real_photo_folder_yields_every_jpg_in_sorted_order() -> None:
     for frame in src.frames():
         assert frame.image.ndim == 3 and frame.image.shape[2] == 3 and frame.image.dtype == np.uint8
         assert frame.captured_at.tzinfo == timezone.utc
-        assert frame.still  # one look per scene: the reader takes three heights
+        assert frame.still  # one look per scene: the reader takes four heights
         seen.append(src.current_path.name)
         assert frame.index == len(seen) - 1
     assert len(seen) == len(jpgs) > 0
