@@ -44,12 +44,22 @@ class TextLinePlateDetector:
             model=model.file)
 
     def __call__(self, frame: Frame) -> list[PlateCandidate]:
-        return self.candidates(frame.image)
+        return self.candidates(frame.image, upscale=frame.still)
 
-    def candidates(self, image: np.ndarray) -> list[PlateCandidate]:
+    def candidates(self, image: np.ndarray, upscale: bool = False) -> list[PlateCandidate]:
+        """Plate-row candidates, best first.
+
+        `upscale` enlarges an image smaller than detect_max_side to it before
+        detection: a still (a photo from an image folder) is often small,
+        and the DB detector misses or mis-boxes rows under ~15 px that it
+        finds at twice the size. Rows are still held to min_plate_height in
+        the image's own pixels, too small to read otherwise. Stream frames
+        are not enlarged: the detector's time grows with the pixels, on
+        every frame.
+        """
         h, w = image.shape[:2]
         out = []
-        for line in join_rows(self.text_detector(image)):
+        for line in join_rows(self.text_detector(image, upscale=upscale)):
             quad = line.quad.copy()
             quad[:, 0] = np.clip(quad[:, 0], 0, w - 1)
             quad[:, 1] = np.clip(quad[:, 1], 0, h - 1)

@@ -138,13 +138,14 @@ def order_quad(points: np.ndarray) -> np.ndarray:
     return np.array([tl, tr, br, bl], dtype=np.float32)
 
 
-def detector_input(image: np.ndarray, max_side: int) -> np.ndarray:
+def detector_input(image: np.ndarray, max_side: int, upscale: bool = False) -> np.ndarray:
     """The detector's input: longest side at most max_side, sides multiples of 32, scaled to [-1, 1].
 
+    With `upscale`, a smaller image is enlarged to max_side too.
     models/quantize_ppocr.py calibrates the INT8 model on exactly this.
     """
     h, w = image.shape[:2]
-    scale = min(1.0, max_side / max(h, w))
+    scale = max_side / max(h, w) if upscale else min(1.0, max_side / max(h, w))
     rh = max(32, int(round(h * scale / 32)) * 32)
     rw = max(32, int(round(w * scale / 32)) * 32)
     resized = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
@@ -163,9 +164,9 @@ class TextDetector:
         self.box_thresh = box_thresh
         self.unclip_ratio = unclip_ratio
 
-    def __call__(self, image: np.ndarray) -> list[TextBox]:
+    def __call__(self, image: np.ndarray, upscale: bool = False) -> list[TextBox]:
         h, w = image.shape[:2]
-        blob = detector_input(image, self.max_side)
+        blob = detector_input(image, self.max_side, upscale)
         rh, rw = blob.shape[2:]
         prob = self.session.run(None, {"x": blob})[0][0, 0]
         return self._boxes(prob, sx=w / rw, sy=h / rh)
