@@ -8,6 +8,9 @@ the ORIGINAL ONNX graph. The result has exactly the base model's graph, input
 ('x', Nx3x48xW in [-1, 1]), output (per-step softmax over the same
 vocabulary) and metadata ('character'); only initializer values differ.
 
+With --distill LAMBDA (v3) the loss is CTC + LAMBDA * KL(teacher || student) per
+time step, the teacher being a frozen copy of the base model on the same batch.
+
 Runs in a throw-away venv (see models/TRAINING.md), on one thread:
 
     taskset -c 1 python models/train/finetune_rec.py --out models/plate_rec.onnx
@@ -216,6 +219,9 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-minutes", type=float, default=0, help="stop early (cosine schedule still set by --steps)")
+    ap.add_argument("--distill", type=float, default=0.0,
+                    help="lambda of KL(teacher || student) per time step (teacher: the frozen base model "
+                         "on the same batch); 0 = plain CTC as in v2")
     ap.add_argument("--export-from", type=Path, help="skip training: export the weights saved in this .pt (WORK/last.pt or best.pt)")
     args = ap.parse_args()
 
@@ -234,6 +240,13 @@ def main() -> None:
     assert last.op == "call_module" and "Softmax" in last.target, last
     softmax_mod = model.get_submodule(last.target)
     model._modules[last.target] = torch.nn.Identity()
+    teacher = None
+    if args.distill > 0:
+        # A frozen copy of the base model (logits, softmax dropped as above), eval mode, no grad.
+        import copy
+        teacher = copy.deepcopy(model).eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
     order, trainable, total = make_trainable(model, names, args.freeze_frac)
     params = dict(model.named_parameters())
     n_train = sum(params[n].numel() for n in trainable)
@@ -257,7 +270,7 @@ def main() -> None:
     best = (r["val_exact"], 0)
     if not args.export_from:
         torch.save({n: p.detach().clone() for n, p in model.named_parameters()}, args.work / "best.pt")
-    running = []
+    running, running_ctc, running_kl = [], [], []
     step = 0
     for step in range(1, args.steps + 1) if not args.export_from else ():
         lr = args.lr * min(1.0, step / args.warmup) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
@@ -271,6 +284,15 @@ def main() -> None:
         loss = ctc(logp, torch.tensor([i for t in targets for i in t]),
                    torch.full((len(targets),), T, dtype=torch.long),
                    torch.tensor([len(t) for t in targets]))
+        running_ctc.append(loss.item())
+        if teacher is not None:
+            with torch.no_grad():
+                t_logp = torch.log_softmax(teacher(torch.from_numpy(x)), -1).transpose(0, 1)
+            # KL(teacher || student) summed over the vocabulary, mean over time steps and samples
+            # (padding columns included: the teacher is fed the same padded batch).
+            kl = (t_logp.exp() * (t_logp - logp)).sum(-1).mean()
+            running_kl.append(float(kl))
+            loss = loss + args.distill * kl
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_([params[n] for n in trainable], 5.0)
@@ -279,10 +301,15 @@ def main() -> None:
         minutes = (time.time() - start) / 60
         stop = args.max_minutes and minutes > args.max_minutes
         if step % 25 == 0:
-            print(f"step {step} loss {np.mean(running[-25:]):.4f} lr {lr:.2e} {minutes:.1f} min", flush=True)
+            kl_txt = f" kl {np.mean(running_kl[-25:]):.4f}" if running_kl else ""
+            print(f"step {step} loss {np.mean(running[-25:]):.4f} ctc {np.mean(running_ctc[-25:]):.4f}{kl_txt}"
+                  f" lr {lr:.2e} {minutes:.1f} min", flush=True)
         if step % args.eval_every == 0 or step == args.steps or stop:
             r = evaluate(model, softmax_mod, val, keep, labels, True)
-            r.update(step=step, minutes=round(minutes, 1), loss=round(float(np.mean(running[-args.eval_every:])), 4))
+            r.update(step=step, minutes=round(minutes, 1), loss=round(float(np.mean(running[-args.eval_every:])), 4),
+                     ctc=round(float(np.mean(running_ctc[-args.eval_every:])), 4))
+            if running_kl:
+                r["kl"] = round(float(np.mean(running_kl[-args.eval_every:])), 4)
             print(json.dumps(r), flush=True)
             log.write(json.dumps(r) + "\n")
             log.flush()

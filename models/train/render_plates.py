@@ -11,8 +11,12 @@ plate, or a small line of other plate text (state name, slogan, dealer frame).
 `label` is the registration characters only (A-Z0-9, no spaces or dashes) for
 plate rows and whole plates, and the text itself for the other lines.
 
-Nothing here reads any file except the DejaVu fonts the machine has; no
-benchmark image is used or looked at.
+Fonts: the DejaVu faces the machine has, and (since v3) SIL-OFL condensed
+plate-like faces from the npm @fontsource packages listed in PLATE_FONTS_V3,
+read from the folder named by the environment variable PLATE_FONTS_DIR
+(see models/TRAINING.md for the npm command). Unset or empty, it gives the
+v2 generator's DejaVu-only registrations: v3 did not read real plates
+better, and the v2 command keeps making the same file. Nothing else is read; no benchmark image is used or looked at.
 
     python models/train/render_plates.py OUT_DIR --count 64 --seed 0   # writes PNGs to look at
 """
@@ -23,6 +27,7 @@ import argparse
 import glob
 import io
 import math
+import os
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -45,6 +50,48 @@ PLATE_FONTS = {
     "DejaVuSerifCondensed.ttf": 0.5,
 }
 SMALL_FONTS = sorted(Path(p).name for p in glob.glob(f"{FONT_DIR}/DejaVu*.ttf") if "Math" not in p)
+
+# v3: condensed plate-like faces (SIL OFL 1.1, npm @fontsource/* 5.3.0, latin subset .woff,
+# which PIL/FreeType loads directly). US plates use narrow DIN / Highway-Gothic-like
+# sans faces (Overpass is a Highway Gothic revival), EU plates DIN 1451 / FE-Schrift-like ones.
+# (package, weights, pick weight per weight); the list order is fixed, so a seed
+# always draws the same face.
+PLATE_FONTS_V3 = [
+    ("overpass", (500, 600, 700, 800), 1.2),
+    ("roboto-condensed", (500, 600, 700), 1.0),
+    ("barlow-condensed", (500, 600, 700, 800), 1.0),
+    ("barlow-semi-condensed", (500, 600, 700), 1.0),
+    ("oswald", (400, 500, 600), 1.0),
+    ("archivo-narrow", (500, 600, 700), 0.8),
+    ("fira-sans-condensed", (500, 600, 700), 0.8),
+    ("ibm-plex-sans-condensed", (500, 600, 700), 0.8),
+    ("saira-condensed", (500, 600, 700), 0.8),
+    ("saira-extra-condensed", (500, 600, 700), 0.6),
+    ("pt-sans-narrow", (400, 700), 0.8),
+    ("big-shoulders-text", (600, 700, 800), 0.7),
+    ("b612", (400, 700), 0.5),
+]
+DEJAVU_SHARE = 0.2  # with v3 fonts: share of registrations still drawn in DejaVu faces
+PLATE_FONTS_DIR = os.environ.get("PLATE_FONTS_DIR", "")
+
+
+def _v3_fonts() -> list[tuple[str, float]]:
+    """[(absolute font path, pick weight)] of the v3 faces; [] when PLATE_FONTS_DIR is empty."""
+    if not PLATE_FONTS_DIR:
+        return []
+    out = []
+    for pkg, weights, w in PLATE_FONTS_V3:
+        for wt in weights:
+            path = Path(PLATE_FONTS_DIR) / pkg / "files" / f"{pkg}-latin-{wt}-normal.woff"
+            if not path.is_file():
+                raise SystemExit(f"missing font {path}: fetch the fonts (models/TRAINING.md) "
+                                 "or unset PLATE_FONTS_DIR for DejaVu only")
+            out.append((str(path), w / len(weights)))
+    return out
+
+
+V3_FONTS = _v3_fonts()
+V3_SMALL = [p for p, _ in V3_FONTS]
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DIGITS = "0123456789"
@@ -99,7 +146,7 @@ def _pick(rng: np.random.Generator, weighted):
 
 @lru_cache(maxsize=256)
 def _font(name: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(f"{FONT_DIR}/{name}", size)
+    return ImageFont.truetype(name if name.startswith("/") else f"{FONT_DIR}/{name}", size)
 
 
 def plate_text(rng: np.random.Generator, region: str) -> tuple[str, list[int]]:
@@ -207,6 +254,8 @@ def _paste(canvas: np.ndarray, mask: np.ndarray, x: int, y: int, colour) -> None
 
 def _small_text(rng: np.random.Generator, text: str, height: int) -> np.ndarray:
     font_name = SMALL_FONTS[int(rng.integers(len(SMALL_FONTS)))]
+    if V3_SMALL and rng.random() < 0.5:
+        font_name = V3_SMALL[int(rng.integers(len(V3_SMALL)))]
     mask, _ = _draw_text_mask(text, font_name, max(8, int(height * 1.25)), 0, 0.0, [], 0)
     if mask.size == 0 or mask.shape[0] < 2:
         return np.zeros((max(2, height), 2), np.uint8)
@@ -258,14 +307,16 @@ def render_plate(rng: np.random.Generator, region: str):
         _paste(canvas, cm, (sw - cm.shape[1]) // 2, int(H * 0.58), (255, 255, 255))
         left = sw
     # Registration characters.
-    font_name = _pick(rng, list(PLATE_FONTS.items()))
+    condensed = bool(V3_FONTS) and rng.random() >= DEJAVU_SHARE
+    font_name = _pick(rng, V3_FONTS if condensed else list(PLATE_FONTS.items()))
     size = 96
     stroke = int(rng.choice([0, 0, 0, 1, 2, 3]))
     gap_w = rng.uniform(0.2, 0.7)
     mask, gap_spans = _draw_text_mask(text, font_name, size, stroke, rng.uniform(-0.02, 0.15), gaps, gap_w)
     char_h = H * (rng.uniform(0.38, 0.55) if region == "us" else rng.uniform(0.62, 0.78))
     # Plate fonts are narrow: squeeze horizontally, sometimes a lot (California).
-    aspect = rng.uniform(0.55, 1.1)
+    # (The v3 faces are already condensed: squeeze them less.)
+    aspect = rng.uniform(0.72, 1.15) if condensed else rng.uniform(0.55, 1.1)
     tw = mask.shape[1] * char_h / mask.shape[0] * aspect
     avail = (W - left) * rng.uniform(0.72, 0.94)
     if tw > avail:
