@@ -76,6 +76,16 @@ def test_a_sign_line_stacked_on_others_ranks_below_a_plate_read_as_surely():
     assert "EXIT79B" in reads
 
 
+def test_a_number_painted_on_a_truck_is_not_read_but_an_all_digit_plate_is():
+    # car2: a truck's fleet number (9937410) on its bumper, open on both
+    # ends, and the all-digit plate 1049338 of the car below it.
+    photo = require(US_PHOTOS) / "car2.jpg"
+    image = cv2.imread(str(photo))
+    frame = Frame(image, 0, datetime.now(timezone.utc), str(photo), still=True)
+    reads = [r.text for r in make_reader(CFG)(frame, TextLinePlateDetector(CFG)(frame))]
+    assert reads == ["1049338"]
+
+
 def test_trim_takes_height_off_evenly_and_keeps_the_length():
     quad = np.array([[10, 20], [110, 20], [110, 60], [10, 60]], np.float32)
     trimmed = trim(quad, 0.2)
