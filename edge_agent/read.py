@@ -246,11 +246,7 @@ def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[Tex
         stacked = False
         if verify:
             evidence = plate_evidence(frame.image, candidate.quad, others)
-            # An all-digit read is more often a fleet number painted on a
-            # truck or a bus than a plate, so it must sit on a closed panel:
-            # no open side at all (1 of 93 plates read right on the US dev
-            # photos had one).
-            if not evidence.plausible or (line.text.isdigit() and evidence.open_sides):
+            if not evidence.plausible_for(line.text):
                 continue
             stacked = evidence.stacked_rows > 0
         read = PlateRead(text=line.text, confidence=line.confidence, box=candidate.box,

@@ -20,10 +20,14 @@ about a millisecond, for evidence that the row sits on a plate:
 * A row touching the image border is cut by it: either a plate partly out
   of view, read short, or text burnt into the frame edge (clock,
   copyright line). Neither is a whole plate.
+* An all-digit read is more often a fleet number painted on a truck or a
+  bus than a plate, so it must sit on a closed panel: no open side at all
+  (1 of 93 plates read right on the US dev photos had one).
 
-`looks_like_plate` combines these into the check the reader applies to each
-read; it says no only on positive evidence against a plate, so a plate that
-merely lacks evidence (low contrast, blur) is kept.
+`PlateEvidence.plausible_for` combines these into the check the reader
+applies to each read (`looks_like_plate` in one call); it says no only on
+positive evidence against a plate, so a plate that merely lacks evidence
+(low contrast, blur) is kept.
 """
 
 from __future__ import annotations
@@ -76,15 +80,20 @@ class PlateEvidence:
             return False
         return not (len(self.open_sides) >= 2 and self.stacked_rows > 0)
 
+    def plausible_for(self, text: str) -> bool:
+        """Whether a row read as `text` may be a plate: `plausible`, and closed if all digits."""
+        return self.plausible and not (text.isdigit() and self.open_sides)
 
-def looks_like_plate(image: np.ndarray, quad: np.ndarray, others: Iterable[np.ndarray] = ()) -> bool:
+
+def looks_like_plate(image: np.ndarray, quad: np.ndarray, others: Iterable[np.ndarray] = (), text: str = "") -> bool:
     """False when the image gives evidence that the row is not a plate's character row.
 
     image: the BGR frame; quad: the row's 4x2 corners (clockwise from
     top-left, as PlateCandidate.quad); others: the quads of the frame's
-    other candidate rows (for stacked rows), may include `quad` itself.
+    other candidate rows (for stacked rows), may include `quad` itself;
+    text: what the row was read as.
     """
-    return plate_evidence(image, quad, others).plausible
+    return plate_evidence(image, quad, others).plausible_for(text)
 
 
 def plate_evidence(image: np.ndarray, quad: np.ndarray, others: Iterable[np.ndarray] = ()) -> PlateEvidence:

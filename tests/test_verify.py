@@ -11,7 +11,7 @@ import pytest
 from edge_agent.config import ReaderConfig
 from edge_agent.detect import TextLinePlateDetector
 from edge_agent.records import Box
-from edge_agent.verify import looks_like_plate, plate_evidence, stacked_rows
+from edge_agent.verify import PlateEvidence, looks_like_plate, plate_evidence, stacked_rows
 
 try:
     from datasets import DATASETS, HIGHWAY, require
@@ -144,3 +144,13 @@ def test_two_row_plate_is_kept():
             assert evidence.stacked_rows == 1
             assert len(evidence.open_sides) <= 1
             assert evidence.plausible
+
+
+def test_an_all_digit_read_must_sit_on_a_closed_panel():
+    one_open = PlateEvidence(open_sides=("right",), stacked_rows=0, at_border=False)
+    closed = PlateEvidence(open_sides=(), stacked_rows=0, at_border=False)
+    # A white plate on a white car may run open on a side...
+    assert one_open.plausible_for("AB12CDE")
+    # ...a number painted on a truck's bumper, read as digits, may not.
+    assert not one_open.plausible_for("9937410")
+    assert closed.plausible_for("9937410")

@@ -16,7 +16,8 @@ plate-like faces from the npm @fontsource packages listed in PLATE_FONTS_V3,
 read from the folder named by the environment variable PLATE_FONTS_DIR
 (see models/TRAINING.md for the npm command). Unset or empty, it gives the
 v2 generator's DejaVu-only registrations: v3 did not read real plates
-better, and the v2 command keeps making the same file. Nothing else is read; no benchmark image is used or looked at.
+better, and the v2 command keeps making the same file. Nothing else is
+read; no benchmark image is used or looked at.
 
     python models/train/render_plates.py OUT_DIR --count 64 --seed 0   # writes PNGs to look at
 """
