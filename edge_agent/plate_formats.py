@@ -26,7 +26,7 @@ import re
 
 from .ocr import TextLine
 
-# D: digit, L: letter. Current issue formats with the most plates on the road.
+# D: digit, L: letter, C: consonant. Current issue formats with the most plates on the road.
 # US states issue so many formats (vanity, specialty, older series) that a
 # one-swap correction into a short US format turns more good reads bad than
 # it fixes (measured on the US crops: 1 fixed, 13 broken); only California's
@@ -34,13 +34,23 @@ from .ocr import TextLine
 FORMATS: dict[str, tuple[str, ...]] = {
     "us": ("DLLLDDD",),
     "eu": (
-        "DDDDLLL",  # Spain
+        "DDDDCCC",  # Spain: consonants only
         "LLDDDLL",  # France, Italy, Slovakia
         "LLDDLLL",  # United Kingdom
         "DLLDDDD", "LLLDDDD", "LDDDDLL",
     ),
 }
 DEFAULT_REGIONS = ("us", "eu")
+# Formats that only say how to write O/0 and I/1, never which letter or
+# digit to swap in: California's older commercial series 12345A1 (trucks,
+# taxis) prints 1 and I alike, and a one-swap correction into it would turn
+# the commonest misread of an all-digit plate into a letter. Only a read
+# whose letter place holds a letter other than O or I is rewritten, so an
+# all-digit read never is.
+GLYPH_FORMATS: dict[str, tuple[str, ...]] = {
+    "us": ("DDDDDLD",),
+    "eu": (),
+}
 # A swap is taken only if the model gave the replacement at least this
 # probability: below it, the model saw no trace of that character.
 MIN_SWAP_PROB = 1e-3
@@ -53,11 +63,18 @@ LONE_DROP_PROB = 0.5
 SURE_PROB = 0.9
 
 
+# What each place of a format may hold. Spain issues consonants only, so a
+# read with a vowel there is not a Spanish plate, or has one wrong letter.
+CLASSES = {"D": "0123456789", "L": "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "C": "BCDFGHJKLMNPRSTVWXYZ"}
+
+
 def _pattern(fmt: str) -> re.Pattern[str]:
-    return re.compile("^" + "".join("[0-9]" if c == "D" else "[A-Z]" for c in fmt) + "$")
+    return re.compile("^" + "".join(f"[{CLASSES[c]}]" for c in fmt) + "$")
 
 
 _COMPILED = {region: [(fmt, _pattern(fmt)) for fmt in fmts] for region, fmts in FORMATS.items()}
+_GLYPH_ONLY = {region: [(fmt, re.compile("^" + "".join("[0-9OI]" if c == "D" else "[A-HJ-NP-Z]" for c in fmt) + "$"))
+                        for fmt in fmts] for region, fmts in GLYPH_FORMATS.items()}
 
 
 def fits(text: str, regions: tuple[str, ...] = DEFAULT_REGIONS) -> bool:
@@ -77,12 +94,11 @@ def apply_formats(line: TextLine, regions: tuple[str, ...] = DEFAULT_REGIONS) ->
         for fmt, _ in _COMPILED[region]:
             if len(fmt) != len(text):
                 continue
-            wrong = [i for i, (c, f) in enumerate(zip(text, fmt)) if c.isdigit() != (f == "D")]
+            wrong = [i for i, (c, f) in enumerate(zip(text, fmt)) if c not in CLASSES[f]]
             if len(wrong) != 1:
                 continue
             i = wrong[0]
-            want_digit = fmt[i] == "D"
-            options = [(p, ch) for ch, p in line.alternatives[i] if ch.isdigit() == want_digit and p >= MIN_SWAP_PROB]
+            options = [(p, ch) for ch, p in line.alternatives[i] if ch in CLASSES[fmt[i]] and p >= MIN_SWAP_PROB]
             if options:
                 p, ch = max(options)
                 if best is None or p > best[0]:
@@ -122,13 +138,17 @@ def canonical_glyphs(text: str, regions: tuple[str, ...] = DEFAULT_REGIONS) -> s
     """Write O/0 and I/1 the way the plate's format says.
 
     Where a format places a letter, the round glyph is O and the bar is I;
-    where it places a digit, 0 and 1. A read that fits no format gets 0 for
-    the round glyph: most US states print one glyph for both, and US records
-    write it as 0.
+    where it places a digit, 0 and 1; GLYPH_FORMATS are consulted after the
+    others. A read that fits no format gets 0 for the round glyph: most US
+    states print one glyph for both, and US records write it as 0.
     """
     for region in regions:
-        for fmt, pattern in _COMPILED[region]:
+        for fmt, _ in _COMPILED[region]:
             if len(fmt) == len(text) and _pattern_folded(fmt).match(text):
+                return "".join(_as_class(c, f) for c, f in zip(text, fmt))
+    for region in regions:
+        for fmt, pattern in _GLYPH_ONLY[region]:
+            if pattern.match(text):
                 return "".join(_as_class(c, f) for c, f in zip(text, fmt))
     return text.replace("O", "0")
 
@@ -140,5 +160,6 @@ def _as_class(char: str, cls: str) -> str:
 
 
 def _pattern_folded(fmt: str) -> re.Pattern[str]:
-    # O/0 and I/1 may stand in either class.
-    return re.compile("^" + "".join("[0-9OI]" if c == "D" else "[A-Z01]" for c in fmt) + "$")
+    # O/0 and I/1 may stand in either class (O and I are no consonants).
+    folded = {"D": "0-9OI", "L": "A-Z01", "C": CLASSES["C"]}
+    return re.compile("^" + "".join(f"[{folded[c]}]" for c in fmt) + "$")

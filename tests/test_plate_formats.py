@@ -67,6 +67,25 @@ def test_round_glyph_and_bar_are_written_by_format():
     assert fits("RK101AO") and not fits("RK0565AV")
 
 
+def test_spain_issues_consonants_only():
+    # 7506IHI is no Spanish plate (no vowels there), so its bars stay free
+    # for another format to place.
+    assert not fits("7506IHI") and fits("7506BHC")
+    alts = list(((c, 0.99),) for c in "0752GJA")
+    alts[6] = (("A", 0.6), ("R", 0.3), ("4", 0.05))
+    assert apply_formats(line("0752GJA", (0.99,) * 6 + (0.6,), tuple(alts))).text == "0752GJR"
+
+
+def test_californias_commercial_series_writes_its_bars_as_digits():
+    # 12345A1 on trucks and taxis: the glyphs are set, nothing is swapped.
+    assert canonical_glyphs("7506IHI") == "75061H1"
+    assert canonical_glyphs("5932IPI") == "59321P1"
+    # An all-digit read, or a bar in the letter's place, is left as read.
+    assert canonical_glyphs("1234517") == "1234517"
+    assert canonical_glyphs("12345I7") == "12345I7"
+    assert not fits("75061H1")  # no format to correct into
+
+
 def test_an_edge_character_split_between_look_alikes_is_kept():
     rec = TextRecognizer()
     vocab = len(rec.session.get_modelmeta().custom_metadata_map["character"].splitlines()) + 2
