@@ -119,17 +119,24 @@ class RowReader:
         self._crop_detector = None
 
     def __call__(self, frame: Frame, candidates: list[PlateCandidate]) -> list[PlateRead]:
-        read = self.read_rows_of_still if frame.still else self.read_rows
-        lines = read(frame.image, [c.quad for c in candidates], require_digit=True)
-        return _keep_plates(frame, candidates, lines, self.cfg, verify=True)
+        quads = [c.quad for c in candidates]
+        if frame.still:
+            lines, read_at = self.read_rows_of_still(frame.image, quads, require_digit=True)
+        else:
+            lines, read_at = self.read_rows(frame.image, quads, require_digit=True), quads
+        return _keep_plates(frame, candidates, lines, self.cfg, verify=True, read_at=read_at)
 
-    def read_rows_of_still(self, image: np.ndarray, quads: list[np.ndarray], require_digit: bool) -> list[TextLine]:
-        """Read each row at the heights of STILL_TRIMS and keep its most confident plate-like read."""
-        lines = self.read_rows(image, quads, require_digit)
+    def read_rows_of_still(self, image: np.ndarray, quads: list[np.ndarray],
+                           require_digit: bool) -> tuple[list[TextLine], list[np.ndarray]]:
+        """Read each row at the heights of STILL_TRIMS; its most confident plate-like read, and where it was read."""
+        lines, read_at = self.read_rows(image, quads, require_digit), list(quads)
         for by in STILL_TRIMS[1:]:
-            again = self.read_rows(image, [trim(q, by) for q in quads], require_digit)
-            lines = [b if self._better(b, a, require_digit) else a for a, b in zip(lines, again)]
-        return lines
+            trimmed = [trim(q, by) for q in quads]
+            again = self.read_rows(image, trimmed, require_digit)
+            for i, (a, b) in enumerate(zip(lines, again)):
+                if self._better(b, a, require_digit):
+                    lines[i], read_at[i] = b, trimmed[i]
+        return lines, read_at
 
     def _better(self, b: TextLine, a: TextLine, require_digit: bool) -> bool:
         # A tight trim can cut a plate's weak end characters off (627-WW read
@@ -165,7 +172,7 @@ class RowReader:
         whole = np.array([[0, 0], [big.shape[1] - 1, 0], [big.shape[1] - 1, big.shape[0] - 1],
                           [0, big.shape[0] - 1]], np.float32)
         candidates.append(PlateCandidate(Box(0, 0, big.shape[1], big.shape[0]), 0.0, whole))
-        lines = self.read_rows_of_still(big, [c.quad for c in candidates], require_digit=False)
+        lines, _ = self.read_rows_of_still(big, [c.quad for c in candidates], require_digit=False)
         reads = _keep_plates(frame, candidates, lines, self.cfg, require_digit=False)
         # On a plate the registration is the tallest text; state names,
         # slogans and year stickers are smaller. The whole-crop fallback
@@ -224,18 +231,25 @@ def _with_edges(line: TextLine, wider: TextLine, cfg: ReaderConfig) -> TextLine:
 
 
 def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[TextLine],
-                 cfg: ReaderConfig, require_digit: bool = True, verify: bool = False) -> list[PlateRead]:
+                 cfg: ReaderConfig, require_digit: bool = True, verify: bool = False,
+                 read_at: list[np.ndarray] | None = None) -> list[PlateRead]:
     """The plate-like reads, best first.
 
     `verify` checks the image around each row for a plate (verify.py); not
-    inside a crop, whose whole-crop row touches the border by design. Among
+    inside a crop, whose whole-crop row touches the border by design. The
+    panel around a row is judged where the row was read (`read_at`, the
+    trim of a still's row that gave its read): a detector box that takes in
+    a plate's whole panel and some bumper finds the dark bumper to be the
+    row's background, open on three sides (YD6-L3C), where the trimmed row
+    finds the plate's own white, closed all round. Among
     rows that pass, one with rows of its own height stacked on it (a sign's
     line, a watermark over its year) ranks below one standing alone, as a
     plate's row does: EXIT 79B on a sign read as surely as the plate below.
     """
     others = [c.quad for c in candidates] if verify else []
     ranked: list[tuple[tuple[int, bool, float], PlateRead]] = []
-    for candidate, line in zip(candidates, lines):
+    read_at = read_at or [c.quad for c in candidates]
+    for candidate, line, quad in zip(candidates, lines, read_at):
         # Judge the read as the model wrote it, before formats rewrite glyphs.
         if not plate_like(line.text, cfg, require_digit) or plate_rank(line.text, line.raw) == 0:
             continue
@@ -245,7 +259,7 @@ def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[Tex
             continue
         stacked = False
         if verify:
-            evidence = plate_evidence(frame.image, candidate.quad, others)
+            evidence = plate_evidence(frame.image, candidate.quad, others, row=quad)
             if not evidence.plausible_for(line.text):
                 continue
             stacked = evidence.stacked_rows > 0

@@ -96,12 +96,21 @@ def looks_like_plate(image: np.ndarray, quad: np.ndarray, others: Iterable[np.nd
     return plate_evidence(image, quad, others).plausible_for(text)
 
 
-def plate_evidence(image: np.ndarray, quad: np.ndarray, others: Iterable[np.ndarray] = ()) -> PlateEvidence:
+def plate_evidence(image: np.ndarray, quad: np.ndarray, others: Iterable[np.ndarray] = (),
+                   row: np.ndarray | None = None) -> PlateEvidence:
+    """The evidence about the candidate row `quad`.
+
+    `row`, if given, is the part of the candidate the characters were read
+    from (a still's row is read trimmed, read.STILL_TRIMS); the panel
+    around the characters is judged from it. Stacking and the image border
+    are judged from the candidate as detected.
+    """
     quad = np.asarray(quad, np.float32)
     h, w = image.shape[:2]
     at_border = bool(quad[:, 0].min() <= 1 or quad[:, 1].min() <= 1
                      or quad[:, 0].max() >= w - 2 or quad[:, 1].max() >= h - 2)
-    return PlateEvidence(open_sides=open_sides(image, quad), stacked_rows=stacked_rows(quad, others),
+    row = quad if row is None else np.asarray(row, np.float32)
+    return PlateEvidence(open_sides=open_sides(image, row), stacked_rows=stacked_rows(quad, others),
                          at_border=at_border)
 
 

@@ -86,6 +86,18 @@ def test_a_number_painted_on_a_truck_is_not_read_but_an_all_digit_plate_is():
     assert reads == ["1049338"]
 
 
+def test_a_plate_boxed_with_its_bumper_is_judged_where_its_row_was_read():
+    # The detector's box for YD6-L3C takes in the black bumper around the
+    # white plate: judged on that box, the row's background is the bumper,
+    # open on three sides; judged on the trimmed row it was read from, the
+    # plate is closed all round.
+    photo = require(US_PHOTOS) / "wts-lg-000080.jpg"
+    image = cv2.imread(str(photo))
+    frame = Frame(image, 0, datetime.now(timezone.utc), str(photo), still=True)
+    reads = [r.text for r in make_reader(CFG)(frame, TextLinePlateDetector(CFG)(frame))]
+    assert reads == ["YD6L3C"]
+
+
 def test_trim_takes_height_off_evenly_and_keeps_the_length():
     quad = np.array([[10, 20], [110, 20], [110, 60], [10, 60]], np.float32)
     trimmed = trim(quad, 0.2)
@@ -110,7 +122,7 @@ def test_a_trim_that_cuts_a_row_below_a_plates_length_is_not_taken(monkeypatch):
                   [line("627W", .99, .99, .99, .6)], [line("627", 1.0, 1.0, 1.0)]])
     reader = make_reader(CFG)
     monkeypatch.setattr(reader, "read_rows", lambda image, quads, require_digit: next(reads))
-    kept = reader.read_rows_of_still(np.zeros((40, 120, 3), np.uint8), [np.zeros((4, 2), np.float32)], True)
+    kept, _ = reader.read_rows_of_still(np.zeros((40, 120, 3), np.uint8), [np.zeros((4, 2), np.float32)], True)
     assert kept[0].text == "627WW"
 
 
