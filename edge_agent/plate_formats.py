@@ -41,15 +41,17 @@ FORMATS: dict[str, tuple[str, ...]] = {
     ),
 }
 DEFAULT_REGIONS = ("us", "eu")
-# Formats that only say how to write O/0 and I/1, never which letter or
-# digit to swap in: California's older commercial series 12345A1 (trucks,
-# taxis) prints 1 and I alike, and a one-swap correction into it would turn
-# the commonest misread of an all-digit plate into a letter. Only a read
-# whose letter place holds a letter other than O or I is rewritten, so an
-# all-digit read never is.
+# Formats that only say how to write O/0 and I/1 in their digit places,
+# never which letter or digit to swap in: California's older commercial
+# series 12345A1 (trucks, taxis), which prints 1 and I alike, and the Czech
+# 1B1 9839. As full formats, one-swap corrections into them would turn the
+# commonest misread of an all-digit plate into a letter. Only a read whose
+# letter places hold letters other than O and I is rewritten, so an
+# all-digit read never is, and these are consulted first: a Czech read
+# 1BI9839 would otherwise be taken for DLLDDDD.
 GLYPH_FORMATS: dict[str, tuple[str, ...]] = {
     "us": ("DDDDDLD",),
-    "eu": (),
+    "eu": ("DLDDDDD",),
 }
 # A swap is taken only if the model gave the replacement at least this
 # probability: below it, the model saw no trace of that character.
@@ -138,17 +140,16 @@ def canonical_glyphs(text: str, regions: tuple[str, ...] = DEFAULT_REGIONS) -> s
     """Write O/0 and I/1 the way the plate's format says.
 
     Where a format places a letter, the round glyph is O and the bar is I;
-    where it places a digit, 0 and 1; GLYPH_FORMATS are consulted after the
-    others. A read that fits no format gets 0 for the round glyph: most US
+    where it places a digit, 0 and 1; GLYPH_FORMATS are consulted first. A read that fits no format gets 0 for the round glyph: most US
     states print one glyph for both, and US records write it as 0.
     """
     for region in regions:
-        for fmt, _ in _COMPILED[region]:
-            if len(fmt) == len(text) and _pattern_folded(fmt).match(text):
-                return "".join(_as_class(c, f) for c, f in zip(text, fmt))
-    for region in regions:
         for fmt, pattern in _GLYPH_ONLY[region]:
             if pattern.match(text):
+                return "".join(_as_class(c, f) for c, f in zip(text, fmt))
+    for region in regions:
+        for fmt, _ in _COMPILED[region]:
+            if len(fmt) == len(text) and _pattern_folded(fmt).match(text):
                 return "".join(_as_class(c, f) for c, f in zip(text, fmt))
     return text.replace("O", "0")
 

@@ -86,6 +86,13 @@ def test_californias_commercial_series_writes_its_bars_as_digits():
     assert not fits("75061H1")  # no format to correct into
 
 
+def test_a_czech_registration_keeps_its_third_place_a_digit():
+    # 1B1 9839: read with a bar in the third place it also fits DLLDDDD,
+    # but the Czech series DLDDDDD is consulted first.
+    assert canonical_glyphs("1BI9839") == "1B19839"
+    assert canonical_glyphs("1B19839") == "1B19839"
+
+
 def test_an_edge_character_split_between_look_alikes_is_kept():
     rec = TextRecognizer()
     vocab = len(rec.session.get_modelmeta().custom_metadata_map["character"].splitlines()) + 2
