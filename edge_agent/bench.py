@@ -1,6 +1,6 @@
 """`edge-agent bench`: accuracy and speed figures, printed, never asserted.
 
-  bench accuracy DIR [--reader ppocr,easyocr] [--detector float|int8]
+  bench accuracy DIR [--reader ppocr,easyocr] [--detector auto|float|int8]
       DIR in the openalpr benchmark layout (NAME.jpg + NAME.txt with
       `NAME.jpg<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE`) or a crops folder with
       groundtruth.csv (`file,state,PLATE`). Prints exact %, folded % (O=0,
@@ -8,7 +8,7 @@
       per reader, all measured in the same run. Photos and crops are read
       as stills (each row at four heights, read.STILL_TRIMS), as the agent
       reads an image folder; video frames are read once (bench speed).
-  bench speed [--video FILE] [--size 1280x720] [--seconds N] [--detector float|int8]
+  bench speed [--video FILE] [--size 1280x720] [--seconds N] [--detector auto|float|int8]
       Frames per second and per-stage milliseconds of the full pipeline.
   bench false-reads DIR [--list]
       Reads left on labelled photos once their plate is painted out; --list
@@ -35,6 +35,7 @@ import numpy as np
 
 from .config import ReaderConfig, TrackerConfig
 from .config.reader import DETECTORS, ENGINES
+from .ocr import describe_detector
 from .detect import TextLinePlateDetector
 from .errors import InputError
 from .read import make_reader
@@ -251,6 +252,7 @@ def print_accuracy(rows: list[dict]) -> None:
 
 def cmd_accuracy(args: argparse.Namespace) -> int:
     cfg = ReaderConfig(detector=args.detector)
+    print(describe_detector(cfg.detector))
     rows = []
     for folder in args.dirs:
         for engine in args.reader.split(","):
@@ -262,6 +264,7 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
 
 
 def cmd_false_reads(args: argparse.Namespace) -> int:
+    print(describe_detector(ReaderConfig().detector))
     results = [false_reads(Path(folder), ReaderConfig()) for folder in args.dirs]
     print(f"{'set':<14} {'photos':>6} {'reads':>6} {'per 1000':>9}")
     for r in results:
@@ -278,7 +281,9 @@ def cmd_speed(args: argparse.Namespace) -> int:
         w, h = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         raise InputError(f"bench: --size: expected WIDTHxHEIGHT, got {args.size!r}") from None
-    r = speed(Path(args.video) if args.video else None, (w, h), args.seconds, ReaderConfig(detector=args.detector))
+    cfg = ReaderConfig(detector=args.detector)
+    print(describe_detector(cfg.detector))
+    r = speed(Path(args.video) if args.video else None, (w, h), args.seconds, cfg)
     m = r["median_ms"]
     print(f"source {r['source']} at {r['size']}: {r['frames']} frames, {r['fps']:.2f} fps (from the median frame)")
     print(f"median ms per frame: detect {m['detect']:.1f}, read {m['read']:.1f}, track {m['track']:.2f}, "

@@ -8,14 +8,17 @@ whole row to read the plate, and the tracker needs one box per plate.
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
 import cv2
 import numpy as np
 
 from .config import ReaderConfig
-from .ocr import DETECTOR_MODELS, TextBox, TextDetector, order_quad
+from .ocr import DETECTOR_MODELS, TextBox, TextDetector, int8_is_exact, order_quad, resolve_detector
 from .records import Box, Frame, PlateCandidate
+
+log = logging.getLogger(__name__)
 
 # A plate row is wider than tall; its shortest form ("53 NM" on a moped,
 # two-row US plates read row by row) is still ~1.3:1, and a row longer
@@ -38,7 +41,11 @@ class TextLinePlateDetector:
 
     def __init__(self, cfg: ReaderConfig, text_detector: TextDetector | None = None):
         self.cfg = cfg
-        model = DETECTOR_MODELS[cfg.detector]
+        self.model_name = resolve_detector(cfg.detector)
+        if self.model_name == "int8" and not int8_is_exact():
+            log.warning("reader: detector = \"int8\" on a CPU without exact int8 sums (x86 without VNNI): "
+                        "it misses plates here; \"auto\" picks the float detector on this CPU")
+        model = DETECTOR_MODELS[self.model_name]
         self.text_detector = text_detector or TextDetector(
             max_side=cfg.detect_max_side, threads=cfg.threads, thresh=model.thresh, box_thresh=BOX_THRESH,
             model=model.file)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import platform
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -53,11 +54,56 @@ class DetectorModel:
     thresh: float
 
 
-# By `[reader] detector`. INT8 is the default: ~0.65x the float model's time
-# per frame, the same plates found and, at its own threshold, the same exact
-# reads on the dev photos (models/README.md).
+# By `[reader] detector`: ~0.65x the float model's time per frame where the
+# CPU sums int8 products exactly, the same plates found and, at its own
+# threshold, the same exact reads on the dev photos (models/README.md).
 DETECTOR_MODELS = {"float": DetectorModel(FLOAT_DETECTOR_MODEL, 0.3),
                    "int8": DetectorModel(INT8_DETECTOR_MODEL, 0.35)}
+
+
+def cpu_flags() -> frozenset[str]:
+    """The x86 feature flags of this machine's first CPU, or none elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def int8_is_exact(machine: str | None = None, flags: frozenset[str] | None = None) -> bool:
+    """Whether onnxruntime's int8 convolutions add up their products exactly here.
+
+    On x86 without VNNI, onnxruntime multiplies uint8 activations by int8
+    weights with VPMADDUBSW, which saturates each pair's sum at 16 bits, and
+    the INT8 detector loses rows: on an AVX2-only EPYC it read 78.4% of the
+    endtoend/us plates exactly, against 82.0% for the same model computed
+    without saturation (models/README.md). ARM's kernels (NEON widening
+    multiplies, or SDOT/UDOT) and x86 VNNI accumulate in 32 bits.
+    """
+    machine = (machine or platform.machine()).lower()
+    if machine in ("aarch64", "arm64", "armv8l"):
+        return True
+    if machine in ("x86_64", "amd64", "i686", "i386"):
+        flags = cpu_flags() if flags is None else flags
+        return bool({"avx512_vnni", "avx_vnni"} & flags)
+    return False
+
+
+def describe_detector(setting: str) -> str:
+    """One line for benches and logs: which detector model runs, and why."""
+    why = "int8 sums are exact on this CPU" if int8_is_exact() else "int8 sums saturate on this CPU"
+    return f"detector {resolve_detector(setting)} ({'auto: ' if setting == 'auto' else ''}{why})"
+
+
+def resolve_detector(setting: str) -> str:
+    """The detector model `[reader] detector` names on this machine: auto is int8 where int8 is exact, else float."""
+    if setting == "auto":
+        return "int8" if int8_is_exact() else "float"
+    return setting
+
 
 PLATE_CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # A plate character the full model gives less than this probability is

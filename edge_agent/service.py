@@ -24,6 +24,7 @@ from .config import AgentConfig
 from .detect import PlateDetector, TextLinePlateDetector
 from .errors import AgentError
 from .match import Matcher, load_hotlist
+from .ocr import describe_detector
 from .policy import admit_hotlist, disclosure_recorder, record_config, require_policy
 from .hotlist_sync import HotlistSync, empty_hotlist
 from .publish import HitPublisher, hit_topic
@@ -67,6 +68,7 @@ class Agent:
         self.topic = hit_topic(cfg.mqtt, cfg.unit)
         self.hotlists.attach(self.publisher.link, hotlist_topic(cfg.mqtt, cfg.unit))
         self.detector = detector or TextLinePlateDetector(cfg.reader)
+        log.info("reader: %s", describe_detector(cfg.reader.detector))
         self.reader = reader or make_reader(cfg.reader)
         self.tracker = Tracker(cfg.tracker)
         self.stats = AgentStats()

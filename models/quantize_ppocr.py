@@ -312,7 +312,7 @@ def low_resolution_nodes(model_path: Path, max_height: int) -> list[str]:
 def quantize(src: Path, dst: Path, blobs: list[np.ndarray], fmt: str = "qdq", method: str = "minmax",
              per_channel: bool = True, exclude: tuple[str, ...] = (), op_types: tuple[str, ...] | None = None,
              extra: dict | None = None, reduce_range: bool = False, quantile: float | None = None,
-             aggregate: str = "max", float_max_height: int = 0) -> None:
+             aggregate: str = "max", float_max_height: int = 0, weight_type: str = "int8") -> None:
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType, quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -337,7 +337,8 @@ def quantize(src: Path, dst: Path, blobs: list[np.ndarray], fmt: str = "qdq", me
             str(pre), str(dst), Reader(blobs),
             quant_format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
             per_channel=per_channel,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QUInt8 if weight_type == "uint8" else QuantType.QInt8,
             calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                               "percentile": CalibrationMethod.Percentile}[method],
             nodes_to_exclude=list(exclude), op_types_to_quantize=list(op_types) if op_types else None,
@@ -360,6 +361,7 @@ def main() -> int:
     ap.add_argument("--exclude", default="", help="comma-separated node names to keep in float")
     ap.add_argument("--percentile", type=float, default=99.999)
     ap.add_argument("--reduce-range", action="store_true")
+    ap.add_argument("--weight-type", choices=("int8", "uint8"), default="int8")
     ap.add_argument("--float-max-height", type=int, default=0,
                     help="keep in float the nodes whose output is at most this many rows at 1024x576")
     ap.add_argument("--aggregate", choices=("max", "mean", "median"), default="mean",
@@ -381,7 +383,7 @@ def main() -> int:
              aggregate=args.aggregate, float_max_height=args.float_max_height,
              exclude=tuple(x for x in args.exclude.split(",") if x),
              op_types=tuple(x for x in args.op_types.split(",") if x) or None, extra=extra,
-             reduce_range=args.reduce_range)
+             reduce_range=args.reduce_range, weight_type=args.weight_type)
     print(f"{args.out}  sha256 {sha256(args.out)}")
     return 0
 

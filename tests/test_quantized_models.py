@@ -61,7 +61,36 @@ def test_int8_detector_finds_the_plates_the_float_one_finds():
 
 
 def test_an_unknown_detector_is_a_config_error():
-    assert ("detector", "must be one of float, int8") in ReaderConfig(detector="int4").problems()
-    assert ReaderConfig().detector == "int8"
+    assert ("detector", "must be one of auto, float, int8") in ReaderConfig(detector="int4").problems()
+    assert ReaderConfig().detector == "auto"
     # Every setting the config accepts names a model, and no model is unreachable.
-    assert set(ocr.DETECTOR_MODELS) == set(DETECTORS)
+    assert {ocr.resolve_detector(setting) for setting in DETECTORS} == set(ocr.DETECTOR_MODELS)
+
+
+@pytest.mark.parametrize(("machine", "flags", "exact"), [
+    ("aarch64", frozenset(), True),  # a Pi: NEON widening multiplies, or SDOT/UDOT
+    ("x86_64", frozenset({"avx2", "avx512f", "avx512_vnni"}), True),
+    ("x86_64", frozenset({"avx2", "avx_vnni"}), True),
+    ("x86_64", frozenset({"avx2", "fma"}), False),  # VPMADDUBSW saturates at 16 bits
+    ("x86_64", frozenset({"avx2", "avx512f", "avx512bw"}), False),
+    ("riscv64", frozenset(), False),
+])
+def test_int8_counts_as_exact_only_on_arm_and_on_x86_with_vnni(machine, flags, exact):
+    assert ocr.int8_is_exact(machine, flags) is exact
+
+
+@pytest.mark.parametrize(("exact", "model"), [(True, INT8_DETECTOR_MODEL), (False, FLOAT_DETECTOR_MODEL)])
+def test_auto_runs_the_int8_detector_only_where_its_sums_are_exact(monkeypatch, exact, model):
+    monkeypatch.setattr(ocr, "int8_is_exact", lambda *a, **k: exact)
+    detector = TextLinePlateDetector(ReaderConfig())
+    assert detector.text_detector.model == model
+    assert detector.text_detector.thresh == ocr.DETECTOR_MODELS[detector.model_name].thresh
+    assert ocr.describe_detector("auto").startswith(f"detector {detector.model_name} (auto: ")
+
+
+def test_cpu_flags_are_read_from_this_machine():
+    flags = ocr.cpu_flags()
+    if ocr.platform.machine().lower() in ("x86_64", "amd64"):
+        assert "sse2" in flags  # every x86-64 CPU has it
+    # The choice on this machine follows from its flags.
+    assert ocr.resolve_detector("auto") == ("int8" if ocr.int8_is_exact() else "float")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ENGINES = ("ppocr", "easyocr")
-DETECTORS = ("float", "int8")
+DETECTORS = ("auto", "float", "int8")
 
 
 @dataclass(frozen=True)
@@ -14,9 +14,12 @@ class ReaderConfig:
     # comparison. Both run on onnxruntime, without torch.
     engine: str = "ppocr"
     # int8: this project's INT8 quantization of PP-OCRv6 small's text
-    # detector (models/README.md), the default: ~0.65x the detection time on
-    # x86, the same plates found and read. float: the detector as shipped.
-    detector: str = "int8"
+    # detector (models/README.md): ~0.65x the detection time, the same
+    # plates found and read, where the CPU sums int8 products exactly (ARM,
+    # x86 with VNNI); on other x86 CPUs it saturates and misses plates.
+    # float: the detector as shipped. auto (default): int8 where it is
+    # exact, float elsewhere (ocr.resolve_detector).
+    detector: str = "auto"
     # Longest side of the frame as given to the plate detector, in pixels.
     # 1024 reads what 1280 reads on the dev photos and the highway clip (plates
     # 18-22 px tall) in 40% less time; 960 starts to miss small US plates.
