@@ -33,6 +33,13 @@ MAX_OPEN_TRACKS = 64  # a flood of ghost reads must not grow memory either
 # Weight of text dissimilarity (0..1) in the association cost, in plate
 # widths: a tie-breaker between tracks at nearly the same distance.
 TEXT_WEIGHT = 0.1
+# A track is closed only once a processed frame has gone by without it: a
+# unit that takes longer than max_gap_seconds per frame (a Pi on a busy
+# scene, the float detector on a slow x86 core) would otherwise close every
+# track before its second read, and report no vehicle at all. Up to this
+# many times max_gap_seconds; past it (a camera that stalled) a car at the
+# same spot is taken for a new one.
+SLOW_FRAME_GAP_FACTOR = 5.0
 
 
 @dataclass(eq=False)  # identity: tracks hold numpy crops
@@ -44,6 +51,7 @@ class _Track:
     reads: list[PlateRead] = field(default_factory=list)
     count: int = 0  # all reads ever added, including those dropped by the cap
     velocity: tuple[float, float] = (0.0, 0.0)  # pixels per second
+    missed: int = 0  # frames processed since its last read
 
     def predicted(self, now: datetime) -> tuple[float, float]:
         dt = max(0.0, (now - self.last_seen).total_seconds())  # clock may step back
@@ -73,6 +81,7 @@ class _Track:
             worst = min(range(len(self.reads)), key=lambda i: self.reads[i].confidence)
             del self.reads[worst]
         self.count += 1
+        self.missed = 0
         self.last_seen = max(self.last_seen, now)
         self.last_box = read.box
 
@@ -101,8 +110,9 @@ class Tracker:
         # Close stale tracks first, so a new car stopping where an old one
         # stood does not inherit its reads. abs(): a clock stepped back (NTP,
         # a new file) must close tracks too, not leave them open for hours.
-        gap = self.cfg.max_gap_seconds
-        closed = self._take(lambda t: abs((now - t.last_seen).total_seconds()) > gap)
+        closed = self._take(lambda t: self._stale(t, now))
+        for t in self._tracks:
+            t.missed += 1  # until a read of this frame joins it
         # A read without text carries nothing to vote on.
         self._associate([r for r in reads if r.text], now)
         age = self.max_track_seconds
@@ -112,6 +122,12 @@ class Tracker:
             oldest = {t.id for t in by_age[: len(by_age) - MAX_OPEN_TRACKS]}
             closed += self._take(lambda t: t.id in oldest)
         return self._vote_all(closed)
+
+    def _stale(self, track: _Track, now: datetime) -> bool:
+        """Unseen for longer than max_gap_seconds, and missing from a processed frame (see SLOW_FRAME_GAP_FACTOR)."""
+        gap = self.cfg.max_gap_seconds
+        unseen = abs((now - track.last_seen).total_seconds())
+        return unseen > gap and (track.missed > 0 or unseen > SLOW_FRAME_GAP_FACTOR * gap)
 
     def flush(self) -> list[VehicleRead]:
         """Close every open track (end of a file or stream)."""

@@ -101,6 +101,31 @@ def test_gap_closes_track_with_explicit_timestamps():
     assert t.flush() == []
 
 
+def test_a_slow_unit_still_links_a_vehicle_across_consecutive_frames():
+    # 1.5 s per frame, longer than max_gap_seconds: each frame that sees the
+    # car continues its track; one frame without it, and the track closes.
+    cfg = TrackerConfig(max_gap_seconds=1.0, min_frames=2)
+    t = Tracker(cfg)
+    times = [T0 + timedelta(seconds=1.5 * i) for i in range(6)]
+    out = []
+    for i in range(3):
+        out += t.update([pr("SLOW42", 100 + 10 * i, 100, i)], times[i])
+    assert out == [] and t.open_tracks == 1
+    assert t.update([], times[3]) == []  # missed once: kept for now
+    closed = t.update([pr("NEXT77", 130, 100, 4)], times[4])
+    assert [(v.text, v.frames) for v in closed] == [("SLOW42", 3)]
+    assert t.open_tracks == 1  # the read after the missed frame is a new vehicle
+
+
+def test_a_stalled_camera_does_not_join_the_car_before_it_to_the_car_after_it():
+    t = Tracker(TrackerConfig(max_gap_seconds=1.0, min_frames=1))
+    t.update([pr("BEFORE1", 100, 100, 0)], T0)
+    # No frame at all for 6 s (more than SLOW_FRAME_GAP_FACTOR gaps), then a car at the same spot.
+    closed = t.update([pr("AFTER22", 100, 100, 1)], T0 + timedelta(seconds=6))
+    assert [v.text for v in closed] == ["BEFORE1"]
+    assert [v.text for v in t.flush()] == ["AFTER22"]
+
+
 def test_vote_fixes_single_frame_errors_per_position():
     reads = [pr("6380CCS", 0, 0, 0, 0.6), pr("G380CCS", 0, 0, 1, 0.7), pr("6380CC5", 0, 0, 2, 0.7)]
     v = vote(reads, 3, at(0), at(2))

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    # A track with no new read for this long is closed and voted on.
+    # A track with no new read for this long, and none in the last
+    # processed frame, is closed and voted on (track.SLOW_FRAME_GAP_FACTOR).
     max_gap_seconds: float = 1.0
     # A vehicle needs this many frames agreeing before it counts
     # (1 lets a single frame through, for photos).
