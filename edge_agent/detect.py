@@ -9,6 +9,7 @@ whole row to read the plate, and the tracker needs one box per plate.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Protocol
 
 import cv2
@@ -43,8 +44,7 @@ class TextLinePlateDetector:
         self.cfg = cfg
         self.model_name = resolve_detector(cfg.detector)
         if self.model_name == "int8" and not int8_is_exact():
-            log.warning("reader: detector = \"int8\" on a CPU without exact int8 sums (x86 without VNNI): "
-                        "it misses plates here; \"auto\" picks the float detector on this CPU")
+            _warn_inexact_int8()
         model = DETECTOR_MODELS[self.model_name]
         self.text_detector = text_detector or TextDetector(
             max_side=cfg.detect_max_side, threads=cfg.threads, thresh=model.thresh, box_thresh=BOX_THRESH,
@@ -76,6 +76,13 @@ class TextLinePlateDetector:
             out.append(PlateCandidate(box=bounding_box(quad), score=line.score, quad=quad))
         out.sort(key=lambda c: c.score, reverse=True)
         return out
+
+
+@lru_cache(maxsize=1)
+def _warn_inexact_int8() -> None:
+    # Once per process: a bench or the crop reader makes several detectors.
+    log.warning("reader: detector = \"int8\" on a CPU without exact int8 sums (x86 without VNNI): "
+                "it misses plates here; \"auto\" picks the float detector on this CPU")
 
 
 def quad_size(quad: np.ndarray) -> tuple[float, float]:

@@ -94,3 +94,16 @@ def test_cpu_flags_are_read_from_this_machine():
         assert "sse2" in flags  # every x86-64 CPU has it
     # The choice on this machine follows from its flags.
     assert ocr.resolve_detector("auto") == ("int8" if ocr.int8_is_exact() else "float")
+
+
+def test_forcing_int8_on_a_cpu_where_it_saturates_is_logged_once(monkeypatch, caplog):
+    from edge_agent import detect
+
+    monkeypatch.setattr(detect, "int8_is_exact", lambda: False)
+    detect._warn_inexact_int8.cache_clear()
+    with caplog.at_level("WARNING", logger="edge_agent.detect"):
+        for _ in range(2):  # a bench makes one detector per set
+            TextLinePlateDetector(replace(ReaderConfig(), detector="int8"))
+    warnings = [r.getMessage() for r in caplog.records if "without exact int8 sums" in r.getMessage()]
+    assert len(warnings) == 1 and '"auto" picks the float detector' in warnings[0]
+    detect._warn_inexact_int8.cache_clear()
