@@ -48,7 +48,7 @@ class TextLinePlateDetector:
         model = DETECTOR_MODELS[self.model_name]
         self.text_detector = text_detector or TextDetector(
             max_side=cfg.detect_max_side, threads=cfg.threads, thresh=model.thresh, box_thresh=BOX_THRESH,
-            model=model.file)
+            model=model.file, plan_memory=model.plan_memory)
 
     def __call__(self, frame: Frame) -> list[PlateCandidate]:
         return self.candidates(frame.image, upscale=frame.still)

@@ -52,12 +52,19 @@ class DetectorModel:
     # renders (not the benchmark), 0.4% at 0.35, and the boxes set where a
     # row is cut for reading.
     thresh: float
+    # Whether onnxruntime plans one block for all of a frame's activations
+    # (memory patterns; the detector sees one frame size per camera). For
+    # the float model at 1024x576 that block held 80 MB more than the
+    # arena does without it (peak RSS 312 against 232 MB, detector alone),
+    # enough to take the agent past 400 MB; the time it saves was within
+    # the run-to-run noise of an AVX2 core (models/README.md).
+    plan_memory: bool = True
 
 
 # By `[reader] detector`: ~0.65x the float model's time per frame where the
 # CPU sums int8 products exactly, the same plates found and, at its own
 # threshold, the same exact reads on the dev photos (models/README.md).
-DETECTOR_MODELS = {"float": DetectorModel(FLOAT_DETECTOR_MODEL, 0.3),
+DETECTOR_MODELS = {"float": DetectorModel(FLOAT_DETECTOR_MODEL, 0.3, plan_memory=False),
                    "int8": DetectorModel(INT8_DETECTOR_MODEL, 0.35)}
 
 
@@ -202,9 +209,10 @@ class TextDetector:
     """DB text detector: returns the text lines of an image as quads."""
 
     def __init__(self, max_side: int = 1280, threads: int = 1, thresh: float = 0.3,
-                 box_thresh: float = 0.5, unclip_ratio: float = 1.6, model: str = FLOAT_DETECTOR_MODEL):
+                 box_thresh: float = 0.5, unclip_ratio: float = 1.6, model: str = FLOAT_DETECTOR_MODEL,
+                 plan_memory: bool = True):
         self.model = model
-        self.session = _session(model_path(model), threads, fixed_shape=True)
+        self.session = _session(model_path(model), threads, fixed_shape=plan_memory)
         self.max_side = max_side
         self.thresh = thresh
         self.box_thresh = box_thresh

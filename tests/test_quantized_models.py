@@ -107,3 +107,10 @@ def test_forcing_int8_on_a_cpu_where_it_saturates_is_logged_once(monkeypatch, ca
     warnings = [r.getMessage() for r in caplog.records if "without exact int8 sums" in r.getMessage()]
     assert len(warnings) == 1 and '"auto" picks the float detector' in warnings[0]
     detect._warn_inexact_int8.cache_clear()
+
+
+def test_only_the_int8_detector_plans_its_memory_per_frame_size():
+    # The float model's planned block took the agent past 400 MB (models/README.md).
+    for setting, planned in (("float", False), ("int8", True)):
+        detector = TextLinePlateDetector(replace(ReaderConfig(), detector=setting))
+        assert detector.text_detector.session.get_session_options().enable_mem_pattern is planned
