@@ -35,9 +35,9 @@ import numpy as np
 
 from .config import ReaderConfig, TrackerConfig
 from .config.reader import DETECTORS, ENGINES
-from .ocr import describe_detector
 from .detect import TextLinePlateDetector
 from .errors import InputError
+from .ocr import describe_detector
 from .read import make_reader
 from .records import Box, Frame
 from .track import Tracker

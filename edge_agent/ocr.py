@@ -68,8 +68,9 @@ DETECTOR_MODELS = {"float": DetectorModel(FLOAT_DETECTOR_MODEL, 0.3, plan_memory
                    "int8": DetectorModel(INT8_DETECTOR_MODEL, 0.35)}
 
 
+@lru_cache(maxsize=1)
 def cpu_flags() -> frozenset[str]:
-    """The x86 feature flags of this machine's first CPU, or none elsewhere."""
+    """The x86 feature flags of this machine's first CPU, or none elsewhere (read once)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:

@@ -140,8 +140,9 @@ def canonical_glyphs(text: str, regions: tuple[str, ...] = DEFAULT_REGIONS) -> s
     """Write O/0 and I/1 the way the plate's format says.
 
     Where a format places a letter, the round glyph is O and the bar is I;
-    where it places a digit, 0 and 1; GLYPH_FORMATS are consulted first. A read that fits no format gets 0 for the round glyph: most US
-    states print one glyph for both, and US records write it as 0.
+    where it places a digit, 0 and 1; GLYPH_FORMATS are consulted first. A
+    read that fits no format gets 0 for the round glyph: most US states
+    print one glyph for both, and US records write it as 0.
     """
     for region in regions:
         for fmt, pattern in _GLYPH_ONLY[region]:
