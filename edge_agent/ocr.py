@@ -27,6 +27,7 @@ import numpy as np
 
 from .errors import AgentError
 from .plates import CONFUSION_GROUPS
+from .records import Box
 
 log = logging.getLogger(__name__)
 
@@ -198,11 +199,18 @@ def detector_input(image: np.ndarray, max_side: int, upscale: bool = False) -> n
     With `upscale`, a smaller image is enlarged to max_side too.
     models/quantize_ppocr.py calibrates the INT8 model on exactly this.
     """
+    return _blob(_resized(image, max_side, upscale))
+
+
+def _resized(image: np.ndarray, max_side: int, upscale: bool) -> np.ndarray:
     h, w = image.shape[:2]
     scale = max_side / max(h, w) if upscale else min(1.0, max_side / max(h, w))
     rh = max(32, int(round(h * scale / 32)) * 32)
     rw = max(32, int(round(w * scale / 32)) * 32)
-    resized = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    return cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def _blob(resized: np.ndarray) -> np.ndarray:
     return (resized.astype(np.float32) * (2.0 / 255.0) - 1.0).transpose(2, 0, 1)[None]
 
 
@@ -219,12 +227,32 @@ class TextDetector:
         self.box_thresh = box_thresh
         self.unclip_ratio = unclip_ratio
 
-    def __call__(self, image: np.ndarray, upscale: bool = False) -> list[TextBox]:
+    def __call__(self, image: np.ndarray, upscale: bool = False,
+                 windows: list[Box] | None = None) -> list[TextBox]:
+        """The text lines of the image, or only of the given windows of it (image pixels).
+
+        A window is detected on exactly the pixels the whole image's scan
+        would give the model there: cut from the image resized once, on
+        the model's 32-pixel grid. A line touching a window's edge inside
+        the image is dropped: it may be text cut in half.
+        """
         h, w = image.shape[:2]
-        blob = detector_input(image, self.max_side, upscale)
-        rh, rw = blob.shape[2:]
-        prob = self.session.run(None, {"x": blob})[0][0, 0]
-        return self._boxes(prob, sx=w / rw, sy=h / rh)
+        resized = _resized(image, self.max_side, upscale)
+        rh, rw = resized.shape[:2]
+        sx, sy = w / rw, h / rh
+        if windows is None:
+            prob = self.session.run(None, {"x": _blob(resized)})[0][0, 0]
+            return self._boxes(prob, sx, sy)
+        out = []
+        for x0, y0, x1, y1 in grid_windows(windows, sx, sy, rw, rh):
+            prob = self.session.run(None, {"x": _blob(resized[y0:y1, x0:x1])})[0][0, 0]
+            for line in self._boxes(prob, 1.0, 1.0):
+                q = line.quad
+                inner = ((x0 > 0 and q[:, 0].min() <= 1) or (y0 > 0 and q[:, 1].min() <= 1)
+                         or (x1 < rw and q[:, 0].max() >= x1 - x0 - 2) or (y1 < rh and q[:, 1].max() >= y1 - y0 - 2))
+                if not inner:
+                    out.append(TextBox(((q + [x0, y0]) * [sx, sy]).astype(np.float32), line.score))
+        return out
 
     def _boxes(self, prob: np.ndarray, sx: float, sy: float) -> list[TextBox]:
         mask = cv2.dilate((prob > self.thresh).astype(np.uint8), np.ones((2, 2), np.uint8))
@@ -246,6 +274,31 @@ class TextDetector:
             quad[:, 1] *= sy
             out.append(TextBox(order_quad(quad), float(score)))
         return out
+
+
+def grid_windows(windows: list[Box], sx: float, sy: float, rw: int, rh: int) -> list[tuple[int, int, int, int]]:
+    """Windows (image pixels) as (x0, y0, x1, y1) on the detector's 32-pixel grid, overlapping ones merged."""
+    snapped = []
+    for b in windows:
+        x0, y0 = int(b.x / sx) // 32 * 32, int(b.y / sy) // 32 * 32
+        x1, y1 = -(-math.ceil((b.x + b.w) / sx) // 32) * 32, -(-math.ceil((b.y + b.h) / sy) // 32) * 32
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(rw, x1), min(rh, y1)
+        if x1 > x0 and y1 > y0:
+            snapped.append((x0, y0, x1, y1))
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(snapped)):
+            for j in range(i + 1, len(snapped)):
+                a, b = snapped[i], snapped[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    snapped[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    del snapped[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return snapped
 
 
 def _mean_inside(prob: np.ndarray, quad: np.ndarray) -> float:

@@ -208,6 +208,7 @@ def test_problems_are_collected_across_sections_in_line_order(tmp_path: Path, ho
 [reader]
 threads = 99
 engine = "tesseract"
+full_scan_seconds = -1
 
 [retention]
 non_hit_minutes = 5000
@@ -220,8 +221,9 @@ hit_days = 0
     assert [(p.line, p.key) for p in problems] == [
         (12, "reader.threads"),
         (13, "reader.engine"),
-        (16, "retention.non_hit_minutes"),
-        (17, "retention.hit_days"),
+        (14, "reader.full_scan_seconds"),
+        (17, "retention.non_hit_minutes"),
+        (18, "retention.hit_days"),
     ]
 
 

@@ -24,6 +24,11 @@ class ReaderConfig:
     # 1024 reads what 1280 reads on the dev photos and the highway clip (plates
     # 18-22 px tall) in 40% less time; 960 starts to miss small US plates.
     detect_max_side: int = 1024
+    # On a stream, the whole frame is scanned for plates at least this often
+    # (seconds of camera time); the frames between are scanned only around
+    # the plates of the frame before (detect.py). A vehicle that comes into
+    # view is found at the next whole scan. 0 scans every frame whole.
+    full_scan_seconds: float = 0.5
     # Reads below this confidence are discarded before tracking.
     min_confidence: float = 0.6
     # Plates shorter than this (in frame pixels) are too small to read.
@@ -41,6 +46,8 @@ class ReaderConfig:
             out.append(("detector", f"must be one of {', '.join(DETECTORS)}"))
         if not 320 <= self.detect_max_side <= 4096:
             out.append(("detect_max_side", "must be between 320 and 4096"))
+        if not 0.0 <= self.full_scan_seconds <= 10.0:
+            out.append(("full_scan_seconds", "must be between 0 and 10"))
         if not 0.0 <= self.min_confidence <= 1.0:
             out.append(("min_confidence", "must be between 0 and 1"))
         if self.min_plate_height < 6:

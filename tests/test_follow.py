@@ -1,0 +1,119 @@
+"""Following: between whole-frame scans, a stream is scanned only around the plates in view."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_agent.config import ReaderConfig
+from edge_agent.detect import TextLinePlateDetector
+from edge_agent.records import Box, Frame, PlateCandidate
+
+try:
+    from datasets import HIGHWAY, require
+except ImportError:  # tests/ imported as a package
+    from tests.datasets import HIGHWAY, require
+
+CFG = ReaderConfig(detector="float")
+T0 = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def highway_frames() -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(require(HIGHWAY)))
+    frames = []
+    ok, image = cap.read()
+    while ok and len(frames) < 40:
+        frames.append(image)
+        ok, image = cap.read()
+    return frames
+
+
+@pytest.fixture(scope="module")
+def detector() -> TextLinePlateDetector:
+    return TextLinePlateDetector(CFG)
+
+
+def frame(image: np.ndarray, seconds: float, index: int = 0) -> Frame:
+    return Frame(image, index, T0 + timedelta(seconds=seconds), "highway")
+
+
+def near(a: PlateCandidate, found: list[PlateCandidate]) -> bool:
+    return any(a.box.iou(b.box) > 0.7 for b in found)
+
+
+def travel(a: PlateCandidate, b: PlateCandidate) -> float:
+    """How far apart two rows are, in plate widths."""
+    (ax, ay), (bx, by) = a.box.center, b.box.center
+    return float(np.hypot(ax - bx, ay - by)) / max(a.box.w, b.box.w)
+
+
+def test_a_window_sees_what_the_whole_scan_sees(highway_frames, detector):
+    image = highway_frames[20]
+    whole = detector.text_detector(image)
+    assert len(whole) >= 4
+    for line in whole:
+        x0, y0 = line.quad.min(axis=0)
+        x1, y1 = line.quad.max(axis=0)
+        h = y1 - y0
+        window = Box(int(x0 - 2 * h), int(y0 - 2 * h), int(x1 - x0 + 4 * h), int(y1 - y0 + 4 * h))
+        inside = detector.text_detector(image, windows=[window])
+        # Same pixels on the same 32-px grid; the model sees less around
+        # the row (2 rows, FOLLOW_MARGIN_ROWS), which moves a corner by up
+        # to ~0.1 row (3 px of 31 here; 1 px with 4 rows around).
+        assert min(np.abs(other.quad - line.quad).max() for other in inside) <= 0.15 * h
+
+
+def test_frames_between_whole_scans_follow_the_plates_in_view(highway_frames):
+    detector = TextLinePlateDetector(CFG)
+    whole = detector(frame(highway_frames[0], 0.0))
+    assert detector.scans.full == 1 and len(whole) >= 4
+    for i in range(1, 12):  # 24 fps: 0.45 s, under full_scan_seconds
+        followed = detector(frame(highway_frames[i], i / 24, i))
+    assert detector.scans.full == 1 and detector.scans.follow == 11
+    # The plates of the whole scan are still found, where they have moved
+    # to (a car entering at the frame's edge since then is not: the next
+    # whole scan finds it).
+    again = TextLinePlateDetector(CFG)(frame(highway_frames[11], 0.0))
+    moved = [c for c in again if any(travel(c, w) < 1.0 for w in whole)]
+    assert len(moved) >= 3 and all(near(c, followed) for c in moved)
+    # Half a second after the last whole scan, the next one is due.
+    detector(frame(highway_frames[12], 0.5, 12))
+    assert detector.scans.full == 2
+
+
+def test_a_vehicle_coming_into_view_is_found_at_the_next_whole_scan(highway_frames):
+    detector = TextLinePlateDetector(CFG)
+    image = highway_frames[10]
+    top = image.copy()
+    top[360:] = 128  # the lower half's vehicles not yet in view
+    assert all(c.box.y < 360 for c in detector(frame(top, 0.0)))
+    # They come into view; until the next whole scan only the upper ones are followed.
+    followed = detector(frame(image, 0.1))
+    assert all(c.box.y < 360 for c in followed)
+    found = detector(frame(image, 0.5))
+    assert any(c.box.y > 360 for c in found)
+    assert detector.scans.full == 2 and detector.scans.follow == 1
+
+
+def test_whole_scans_for_stills_clock_steps_long_gaps_and_crowds(highway_frames):
+    image = highway_frames[0]
+    detector = TextLinePlateDetector(CFG)
+    detector(Frame(image, 0, T0, "photos", still=True))
+    assert detector.scans.full == detector.scans.follow == 0  # a still is always scanned whole
+    detector(frame(image, 0.0))
+    detector(frame(image, -1.0))  # clock stepped back: start over
+    detector(frame(image, -0.9))
+    assert (detector.scans.full, detector.scans.follow) == (2, 1)
+    # Rows so many that their windows would cover most of the frame: cheaper whole.
+    detector._rows = [Box(x, y, 200, 40) for x in range(0, 1280, 320) for y in range(0, 720, 180)]
+    assert detector._follow_windows(frame(image, -0.8)) is None
+    # full_scan_seconds = 0 scans every frame whole.
+    always = TextLinePlateDetector(replace(CFG, full_scan_seconds=0))
+    for i in range(3):
+        always(frame(image, i / 24))
+    assert (always.scans.full, always.scans.follow) == (3, 0)
