@@ -76,11 +76,12 @@ def aim(cfg: AgentConfig, *, seconds: float = 5.0, max_frames: int = 40) -> AimR
     # such, not missed. With the float detector: the INT8 one finds plates
     # of 12 px and more as well, but misses most of the 7-9 px rows that
     # tell a technician to zoom in (1 of 3 on highway frames scaled to 0.3).
-    # Every frame is scanned whole: the picture must show every plate in
-    # view, not only those followed from the frame before.
+    # Every frame is scanned whole and every plate read: the picture must
+    # show every plate in view as this frame reads it, not only those
+    # followed or settled in the frames before.
     probe = dataclasses.replace(cfg.reader, min_plate_height=6, detector="float", full_scan_seconds=0)
     detector = TextLinePlateDetector(probe)
-    reader = make_reader(dataclasses.replace(cfg.reader, min_plate_height=6))
+    reader = make_reader(dataclasses.replace(cfg.reader, min_plate_height=6, reread_every=1))
     result = AimResult(min_height=cfg.reader.min_plate_height)
     source = open_source(cfg.camera)
     result.mask = list(source.mask)

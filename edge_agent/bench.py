@@ -287,7 +287,8 @@ def cmd_speed(args: argparse.Namespace) -> int:
         w, h = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         raise InputError(f"bench: --size: expected WIDTHxHEIGHT, got {args.size!r}") from None
-    cfg = ReaderConfig(detector=args.detector, full_scan_seconds=args.full_scan_seconds)
+    cfg = ReaderConfig(detector=args.detector, full_scan_seconds=args.full_scan_seconds,
+                       reread_every=args.reread_every)
     for key, problem in cfg.problems():
         raise InputError(f"bench: --{key.replace('_', '-')}: {problem}")
     print(describe_detector(cfg.detector))
@@ -330,4 +331,7 @@ def register(sub) -> None:
     p.add_argument("--full-scan-seconds", type=float, default=ReaderConfig.full_scan_seconds,
                    help="scan the whole frame this often, following plates between "
                         f"(0: every frame; default {ReaderConfig.full_scan_seconds:g})")
+    p.add_argument("--reread-every", type=int, default=ReaderConfig.reread_every,
+                   help="read a settled plate again every this many frames "
+                        f"(1: every plate in every frame; default {ReaderConfig.reread_every})")
     p.set_defaults(func=cmd_speed)

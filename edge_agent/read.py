@@ -23,6 +23,7 @@ from .ocr import TextLine, TextRecognizer, rectify
 from .plate_formats import apply_formats, fits
 from .plates import fold
 from .records import Box, Frame, PlateCandidate, PlateRead
+from .settle import SettledRows
 from .verify import plate_evidence
 
 log = logging.getLogger(__name__)
@@ -117,14 +118,18 @@ class RowReader:
         self.cfg = cfg
         self.recognizer = recognizer
         self._crop_detector = None
+        self._settled = SettledRows(cfg.reread_every)
 
     def __call__(self, frame: Frame, candidates: list[PlateCandidate]) -> list[PlateRead]:
-        quads = [c.quad for c in candidates]
         if frame.still:
+            quads = [c.quad for c in candidates]
             lines, read_at = self.read_rows_of_still(frame.image, quads, require_digit=True)
-        else:
-            lines, read_at = self.read_rows(frame.image, quads, require_digit=True), quads
-        return _keep_plates(frame, candidates, lines, self.cfg, verify=True, read_at=read_at)
+            return _keep_plates(frame, candidates, lines, self.cfg, verify=True, read_at=read_at)
+        to_read, matched = self._settled.split(candidates, frame.captured_at)
+        chosen = [candidates[i] for i in to_read]
+        lines = self.read_rows(frame.image, [c.quad for c in chosen], require_digit=True)
+        reads = _keep_plates(frame, chosen, lines, self.cfg, verify=True, context=candidates)
+        return reads + self._settled.update(frame, candidates, to_read, matched, reads)
 
     def read_rows_of_still(self, image: np.ndarray, quads: list[np.ndarray],
                            require_digit: bool) -> tuple[list[TextLine], list[np.ndarray]]:
@@ -232,7 +237,8 @@ def _with_edges(line: TextLine, wider: TextLine, cfg: ReaderConfig) -> TextLine:
 
 def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[TextLine],
                  cfg: ReaderConfig, require_digit: bool = True, verify: bool = False,
-                 read_at: list[np.ndarray] | None = None) -> list[PlateRead]:
+                 read_at: list[np.ndarray] | None = None,
+                 context: list[PlateCandidate] | None = None) -> list[PlateRead]:
     """The plate-like reads, best first.
 
     `verify` checks the image around each row for a plate (verify.py); not
@@ -245,8 +251,10 @@ def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[Tex
     rows that pass, one with rows of its own height stacked on it (a sign's
     line, a watermark over its year) ranks below one standing alone, as a
     plate's row does: EXIT 79B on a sign read as surely as the plate below.
+    `context` is all of the frame's rows, when only some are read
+    (settle.py).
     """
-    others = [c.quad for c in candidates] if verify else []
+    others = [c.quad for c in (context or candidates)] if verify else []
     ranked: list[tuple[tuple[int, bool, float], PlateRead]] = []
     read_at = read_at or [c.quad for c in candidates]
     for candidate, line, quad in zip(candidates, lines, read_at):

@@ -74,6 +74,10 @@ class PlateRead:
     frame_index: int
     captured_at: datetime
     crop: np.ndarray = field(repr=False)  # BGR image of the plate
+    # Not read in this frame: a plate settled in the frames before, passed
+    # on at its new position with its settled text (settle.py). The tracker
+    # follows a vehicle by it; the vote counts only reads.
+    carried: bool = False
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -41,7 +42,8 @@ def expand(paths: list[str]) -> list[str]:
 
 def scan(paths: list[str], reader_cfg: ReaderConfig) -> Iterator[tuple[str, Frame, list[PlateRead]]]:
     detector = TextLinePlateDetector(reader_cfg)
-    reader = make_reader(reader_cfg)
+    # Each line is what this frame reads: no settled plate is passed on unread.
+    reader = make_reader(replace(reader_cfg, reread_every=1))
     for path in expand(paths):
         with open_source(CameraConfig(source=path)) as source:
             for frame in source.frames():

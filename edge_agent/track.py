@@ -71,6 +71,11 @@ class _Track:
                 else:
                     vx, vy = self.velocity
                     self.velocity = (0.5 * (vx + v[0]), 0.5 * (vy + v[1]))
+        self.missed = 0
+        self.last_seen = max(self.last_seen, now)
+        self.last_box = read.box
+        if read.carried:
+            return  # where the plate is now, not a read to vote on
         if read.crop.base is not None:
             # A crop sliced out of the frame would pin the whole frame in
             # memory for as long as the read is kept.
@@ -81,9 +86,6 @@ class _Track:
             worst = min(range(len(self.reads)), key=lambda i: self.reads[i].confidence)
             del self.reads[worst]
         self.count += 1
-        self.missed = 0
-        self.last_seen = max(self.last_seen, now)
-        self.last_box = read.box
 
 
 class Tracker:
@@ -165,7 +167,8 @@ class Tracker:
             used_r.add(ri)
             self._tracks[ti].add(reads[ri], now, self.max_reads)
         for ri, r in enumerate(reads):
-            if ri not in used_r:
+            # A carried read whose track has closed has no reads to join.
+            if ri not in used_r and not r.carried:
                 t = _Track(self._next_id, now, now, r.box)
                 self._next_id += 1
                 t.add(r, now, self.max_reads)

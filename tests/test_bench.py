@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -73,3 +74,26 @@ def test_bad_folders_get_one_line_errors(tmp_path):
     done = bench("accuracy", str(tmp_path))
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip() == f"edge-agent: {tmp_path / 'x.txt'}:1: expected NAME<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE"
+
+
+def test_speed_prints_stage_times_and_how_frames_were_scanned():
+    highway = require(DATASETS / "videos" / "highway-es.mp4")
+    done = bench("speed", "--video", str(highway), "--seconds", "4", "--detector", "float")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("detector float")
+    assert re.fullmatch(r"source .* at 1280x720: \d+ frames, [\d.]+ fps \(from the median frame\)", lines[1])
+    assert re.fullmatch(r"median ms per frame: detect [\d.]+, read [\d.]+, track [\d.]+, total [\d.]+ "
+                        r"\(p90 [\d.]+, mean [\d.]+\); peak RSS \d+ MB", lines[2])
+    frames = int(re.search(r": (\d+) frames", lines[1]).group(1))
+    # Bench frames are 1/25 s apart: the first frame and every 13th after it are scanned whole.
+    whole = re.match(r"whole-frame scans: (\d+) of (\d+) frames \(every 0.5 s\)", lines[3])
+    assert whole and int(whole.group(2)) == frames and int(whole.group(1)) == (frames - 1) // 13 + 1
+
+
+def test_speed_options_are_checked():
+    for option, value, problem in (("--full-scan-seconds", "-1", "must be between 0 and 10"),
+                                   ("--reread-every", "0", "must be between 1 and 30")):
+        done = bench("speed", option, value, "--seconds", "1")
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert done.stderr.strip() == f"edge-agent: bench: {option}: {problem}"

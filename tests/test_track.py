@@ -189,3 +189,26 @@ def test_clock_stepping_back_closes_tracks():
     t.update([pr("STEP01", 100, 100, 0)], at(100))
     closed = t.update([pr("STEP01", 100, 100, 1)], at(0))
     assert [v.text for v in closed] == ["STEP01"] and t.open_tracks == 1
+
+
+def test_carried_reads_keep_a_vehicle_in_view_but_do_not_vote():
+    from dataclasses import replace
+
+    tracker = Tracker(TrackerConfig(max_gap_seconds=1.0, min_frames=2))
+    frames = {0: [pr("6380CCS", 100, 100, 0)], 1: [pr("6380CCS", 104, 100, 1)]}
+    # Then 2.5 s of carried reads (settle.py), the text a wrong one on purpose:
+    # past max_gap_seconds without a read, the vehicle is still the same one.
+    for i in range(2, 27):
+        frames[i] = [replace(pr("XXXX999", 100 + 4 * i, 100, i), carried=True)]
+    frames[27] = [pr("6380CC5", 208, 100, 27, conf=0.5)]
+    out = run(tracker, frames)
+    assert [(v.text, v.frames) for v in out] == [("6380CCS", 3)]
+    assert out[0].last_seen == at(27)
+
+
+def test_a_carried_read_opens_no_vehicle():
+    from dataclasses import replace
+
+    tracker = Tracker(TrackerConfig(max_gap_seconds=1.0, min_frames=1))
+    frames = {i: [replace(pr("6380CCS", 100, 100, i), carried=True)] for i in range(5)}
+    assert run(tracker, frames) == []

@@ -29,6 +29,11 @@ class ReaderConfig:
     # the plates of the frame before (detect.py). A vehicle that comes into
     # view is found at the next whole scan. 0 scans every frame whole.
     full_scan_seconds: float = 0.5
+    # A plate read the same way in 3 consecutive frames is then read only
+    # every this many frames while it stays in view; between, its position
+    # is passed on for tracking (settle.py). 1 reads every plate in every
+    # frame.
+    reread_every: int = 3
     # Reads below this confidence are discarded before tracking.
     min_confidence: float = 0.6
     # Plates shorter than this (in frame pixels) are too small to read.
@@ -48,6 +53,8 @@ class ReaderConfig:
             out.append(("detect_max_side", "must be between 320 and 4096"))
         if not 0.0 <= self.full_scan_seconds <= 10.0:
             out.append(("full_scan_seconds", "must be between 0 and 10"))
+        if not 1 <= self.reread_every <= 30:
+            out.append(("reread_every", "must be between 1 and 30"))
         if not 0.0 <= self.min_confidence <= 1.0:
             out.append(("min_confidence", "must be between 0 and 1"))
         if self.min_plate_height < 6:
