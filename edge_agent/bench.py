@@ -299,8 +299,9 @@ def cmd_speed(args: argparse.Namespace) -> int:
           f"total {m['total']:.1f} (p90 {r['p90_total_ms']:.1f}, mean {r['mean_total_ms']:.1f}); "
           f"peak RSS {r['peak_rss_mb']:.0f} MB")
     every = f"every {cfg.full_scan_seconds:g} s" if cfg.full_scan_seconds else "every frame"
+    rest = "; the rest followed the plates in view" if r["whole_scans"] < r["frames"] else ""
     print(f"whole-frame scans: {r['whole_scans']} of {r['frames']} frames ({every}), "
-          f"median total {r['whole_median_ms']:.1f} ms; the rest followed the plates in view")
+          f"median total {r['whole_median_ms']:.1f} ms{rest}")
     return 0
 
 
