@@ -5,18 +5,14 @@ ones shaped like a plate's character row. A plate row split by its gap
 ("6380 CCS") is joined back into one candidate, because the reader needs the
 whole row to read the plate, and the tracker needs one box per plate.
 
-On a stream, the whole frame is scanned every `full_scan_seconds`; the
-frames between are scanned only around the rows found in the frame before
-(following), since a plate moves little from one frame to the next. The
-scan of a 1280x720 frame is most of a frame's time, and a few windows
-around the plates in view cost a fraction of it.
+On a stream, the frames between whole scans are scanned only around the
+rows found in the frame before (follow.py).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from typing import Protocol
 
@@ -24,6 +20,7 @@ import cv2
 import numpy as np
 
 from .config import ReaderConfig
+from .follow import Follower
 from .ocr import DETECTOR_MODELS, TextBox, TextDetector, int8_is_exact, order_quad, resolve_detector
 from .records import Box, Frame, PlateCandidate
 
@@ -39,15 +36,6 @@ MAX_ASPECT = 12.0
 # dusk) scores 0.39-0.47, and 0.4 finds 2% more plates on the dev photos
 # for one more non-plate read per 100 photos.
 BOX_THRESH = 0.4
-# Following: a window reaches this many row heights beyond a row found in
-# the frame before, plus the distance a plate can move in the time between
-# the frames. On the highway clip (rear plates 13-31 px tall, seen from an
-# overpass) plates moved up to ~14 row heights a second across the frame
-# (median 5), most of it downwards as they come closer.
-FOLLOW_MARGIN_ROWS = 2.0
-FOLLOW_ROWS_PER_SECOND = 14.0
-# Past this share of the frame, windows cost about what a whole scan does.
-FOLLOW_MAX_AREA = 0.5
 
 
 @dataclass
@@ -75,45 +63,20 @@ class TextLinePlateDetector:
             max_side=cfg.detect_max_side, threads=cfg.threads, thresh=model.thresh, box_thresh=BOX_THRESH,
             model=model.file, plan_memory=model.plan_memory)
         self.scans = ScanCounts()
-        self._rows: list[Box] = []  # rows found in the last stream frame
-        self._last_frame_at: datetime | None = None
-        self._last_full_at: datetime | None = None
+        self.follower = Follower(cfg.full_scan_seconds)
 
     def __call__(self, frame: Frame) -> list[PlateCandidate]:
         if frame.still:
             return self.candidates(frame.image, upscale=True)
-        windows = self._follow_windows(frame)
+        h, w = frame.image.shape[:2]
+        windows = self.follower.windows(frame.captured_at, w, h)
         found = self.candidates(frame.image, windows=windows)
         if windows is None:
             self.scans.full += 1
-            self._last_full_at = frame.captured_at
         else:
             self.scans.follow += 1
-        self._rows = [c.box for c in found]
-        self._last_frame_at = frame.captured_at
+        self.follower.update([c.box for c in found], frame.captured_at, whole=windows is None)
         return found
-
-    def _follow_windows(self, frame: Frame) -> list[Box] | None:
-        """Windows around the last frame's rows, or None when the whole frame is due a scan."""
-        every = self.cfg.full_scan_seconds
-        if every <= 0 or self._last_full_at is None or self._last_frame_at is None:
-            return None
-        since_full = (frame.captured_at - self._last_full_at).total_seconds()
-        gap = (frame.captured_at - self._last_frame_at).total_seconds()
-        # A clock stepped back, or a new file, starts over with a whole scan.
-        if not 0 <= since_full < every or gap < 0:
-            return None
-        h, w = frame.image.shape[:2]
-        windows = []
-        for row in self._rows:
-            m = round(row.h * (FOLLOW_MARGIN_ROWS + FOLLOW_ROWS_PER_SECOND * gap))
-            x0, y0 = max(0, row.x - m), max(0, row.y - m)
-            x1, y1 = min(w, row.x + row.w + m), min(h, row.y + row.h + m)
-            if x1 > x0 and y1 > y0:
-                windows.append(Box(x0, y0, x1 - x0, y1 - y0))
-        if sum(b.w * b.h for b in windows) > FOLLOW_MAX_AREA * w * h:
-            return None
-        return windows
 
     def candidates(self, image: np.ndarray, upscale: bool = False,
                    windows: list[Box] | None = None) -> list[PlateCandidate]:

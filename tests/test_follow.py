@@ -11,6 +11,7 @@ import pytest
 
 from edge_agent.config import ReaderConfig
 from edge_agent.detect import TextLinePlateDetector
+from edge_agent.follow import Follower
 from edge_agent.records import Box, Frame, PlateCandidate
 
 try:
@@ -72,18 +73,31 @@ def test_frames_between_whole_scans_follow_the_plates_in_view(highway_frames):
     detector = TextLinePlateDetector(CFG)
     whole = detector(frame(highway_frames[0], 0.0))
     assert detector.scans.full == 1 and len(whole) >= 4
-    for i in range(1, 12):  # 24 fps: 0.45 s, under full_scan_seconds
+    for i in range(1, 13):  # 24 fps: following from 1/24 s, for under full_scan_seconds
         followed = detector(frame(highway_frames[i], i / 24, i))
-    assert detector.scans.full == 1 and detector.scans.follow == 11
+    assert detector.scans.full == 1 and detector.scans.follow == 12
     # The plates of the whole scan are still found, where they have moved
     # to (a car entering at the frame's edge since then is not: the next
     # whole scan finds it).
-    again = TextLinePlateDetector(CFG)(frame(highway_frames[11], 0.0))
+    again = TextLinePlateDetector(CFG)(frame(highway_frames[12], 0.0))
     moved = [c for c in again if any(travel(c, w) < 1.0 for w in whole)]
     assert len(moved) >= 3 and all(near(c, followed) for c in moved)
-    # Half a second after the last whole scan, the next one is due.
-    detector(frame(highway_frames[12], 0.5, 12))
+    # Half a second after following began, the next whole scan is due.
+    detector(frame(highway_frames[13], 13 / 24 + 0.001, 13))
     assert detector.scans.full == 2
+
+
+def test_a_slow_unit_on_a_live_camera_follows_too(highway_frames):
+    # The frame after a whole scan comes as long after it as the scan took;
+    # half a second here. Once each row's motion is known from two frames,
+    # windows are centred where it is heading and stay small.
+    detector = TextLinePlateDetector(CFG)
+    times = [0.0, 0.5, 1.0, 1.15, 1.3]
+    found = [detector(frame(highway_frames[round(t * 24)], t, round(t * 24))) for t in times]
+    assert detector.scans.full == 2 and detector.scans.follow == 3
+    again = TextLinePlateDetector(CFG)(frame(highway_frames[round(1.3 * 24)], 0.0))
+    moved = [c for c in again if any(travel(c, w) < 1.0 for w in found[-2])]
+    assert len(moved) >= 3 and all(near(c, found[-1]) for c in moved)
 
 
 def test_a_vehicle_coming_into_view_is_found_at_the_next_whole_scan(highway_frames):
@@ -95,7 +109,7 @@ def test_a_vehicle_coming_into_view_is_found_at_the_next_whole_scan(highway_fram
     # They come into view; until the next whole scan only the upper ones are followed.
     followed = detector(frame(image, 0.1))
     assert all(c.box.y < 360 for c in followed)
-    found = detector(frame(image, 0.5))
+    found = detector(frame(image, 0.6))  # half a second after following began
     assert any(c.box.y > 360 for c in found)
     assert detector.scans.full == 2 and detector.scans.follow == 1
 
@@ -107,13 +121,41 @@ def test_whole_scans_for_stills_clock_steps_long_gaps_and_crowds(highway_frames)
     assert detector.scans.full == detector.scans.follow == 0  # a still is always scanned whole
     detector(frame(image, 0.0))
     detector(frame(image, -1.0))  # clock stepped back: start over
-    detector(frame(image, -0.9))
+    detector(frame(image, -0.96))
     assert (detector.scans.full, detector.scans.follow) == (2, 1)
+    detector(frame(image, 5.0))  # the rows of 6 s ago say nothing of now
+    assert detector.scans.full == 3
     # Rows so many that their windows would cover most of the frame: cheaper whole.
-    detector._rows = [Box(x, y, 200, 40) for x in range(0, 1280, 320) for y in range(0, 720, 180)]
-    assert detector._follow_windows(frame(image, -0.8)) is None
+    follower = Follower(0.5)
+    follower.update([Box(x, y, 200, 40) for x in range(0, 1280, 320) for y in range(0, 720, 180)], T0, whole=True)
+    assert follower.windows(T0 + timedelta(seconds=0.04), 1280, 720) is None
     # full_scan_seconds = 0 scans every frame whole.
     always = TextLinePlateDetector(replace(CFG, full_scan_seconds=0))
     for i in range(3):
         always(frame(image, i / 24))
     assert (always.scans.full, always.scans.follow) == (3, 0)
+
+
+def test_a_row_s_window_is_centred_where_it_is_heading():
+    follower = Follower(0.5)
+    follower.update([Box(100, 100, 80, 20)], T0, whole=True)
+    follower.update([Box(100, 110, 80, 20)], T0 + timedelta(seconds=0.1), whole=False)  # 100 px/s down
+    assert follower.rows[0].velocity == (0.0, 100.0)
+    (window,) = follower.windows(T0 + timedelta(seconds=0.5), 1280, 720)
+    # Expected 40 px further down; margin (2 + 4 x 0.4) rows = 72 px.
+    assert window.center == (140.0, 160.0) and window.h == 20 + 2 * 72
+    # A row seen once may be heading anywhere: (2 + 14 x 0.4) rows = 152 px around it.
+    follower = Follower(0.5)
+    follower.update([Box(600, 300, 80, 20)], T0, whole=True)
+    (window,) = follower.windows(T0 + timedelta(seconds=0.4), 1280, 720)
+    assert window.center == (640.0, 310.0) and window.h == 20 + 2 * 152
+
+
+def test_the_next_whole_scan_is_due_counting_from_the_frame_after_the_last():
+    follower = Follower(0.5)
+    follower.update([Box(100, 100, 80, 20)], T0, whole=True)
+    at = T0 + timedelta(seconds=0.6)  # the whole scan took 0.6 s: still the next frame follows
+    assert follower.windows(at, 1280, 720) is not None
+    follower.update([Box(100, 100, 80, 20)], at, whole=False)
+    assert follower.windows(at + timedelta(seconds=0.45), 1280, 720) is not None
+    assert follower.windows(at + timedelta(seconds=0.5), 1280, 720) is None

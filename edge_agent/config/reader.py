@@ -24,10 +24,10 @@ class ReaderConfig:
     # 1024 reads what 1280 reads on the dev photos and the highway clip (plates
     # 18-22 px tall) in 40% less time; 960 starts to miss small US plates.
     detect_max_side: int = 1024
-    # On a stream, the whole frame is scanned for plates at least this often
-    # (seconds of camera time); the frames between are scanned only around
-    # the plates of the frame before (detect.py). A vehicle that comes into
-    # view is found at the next whole scan. 0 scans every frame whole.
+    # On a stream, frames are scanned only around the plates of the frame
+    # before for this long (seconds of camera time) after each whole-frame
+    # scan, then the whole frame again (follow.py). A vehicle that comes
+    # into view is found at the next whole scan. 0 scans every frame whole.
     full_scan_seconds: float = 0.5
     # A plate read the same way in 3 consecutive frames is then read only
     # every this many frames while it stays in view; between, its position
