@@ -118,10 +118,15 @@ class Follower:
                 d = math.hypot(box.center[0] - ex, box.center[1] - ey)
                 if d <= m:
                     pairs.append((d, i, j))
-        out: dict[int, Row] = {}
-        used: set[int] = set()
-        for _, i, j in sorted(pairs):
-            if i not in out and j not in used:
-                out[i] = self.rows[j]
-                used.add(j)
-        return out
+        return {i: self.rows[j] for i, j in cheapest_pairs(pairs).items()}
+
+
+def cheapest_pairs(pairs: list[tuple[float, int, int]]) -> dict[int, int]:
+    """Greedy one-to-one matching of (cost, i, j) candidates, cheapest first: {i: j}."""
+    out: dict[int, int] = {}
+    used: set[int] = set()
+    for _, i, j in sorted(pairs):
+        if i not in out and j not in used:
+            out[i] = j
+            used.add(j)
+    return out

@@ -21,6 +21,7 @@ from datetime import datetime
 
 import numpy as np
 
+from .follow import cheapest_pairs
 from .plates import fold
 from .records import Box, Frame, PlateCandidate, PlateRead
 
@@ -99,10 +100,4 @@ class SettledRows:
                 moved = math.hypot(cx - rx, cy - ry) / h
                 if moved <= SAME_ROW_ROWS + SAME_ROW_ROWS_PER_SECOND * gap:
                     pairs.append((moved, i, j))
-        out: dict[int, _Row] = {}
-        used: set[int] = set()
-        for _, i, j in sorted(pairs):
-            if i not in out and j not in used:
-                out[i] = self._rows[j]
-                used.add(j)
-        return out
+        return {i: self._rows[j] for i, j in cheapest_pairs(pairs).items()}
