@@ -172,3 +172,21 @@ def test_status_messages_are_valid_and_name_no_plate(highway_run):
     text = b"".join(m.payload for m in highway_run["statuses"]).decode()
     for plate in HIGHWAY_PLATES:
         assert plate not in text
+
+
+def test_every_plate_of_the_clip_alerts_exactly_once(tmp_path):
+    # All eight listed: each vehicle, followed between whole scans and read
+    # again only while unsettled, is still voted into one read of its plate.
+    require(HIGHWAY)
+    hotlist = "plate,category,ref\n" + "".join(f"{p},stolen-vehicle,R-{i}\n" for i, p in enumerate(HIGHWAY_PLATES))
+    with LocalBroker() as broker:
+        config = write_config(tmp_path, source=HIGHWAY, port=broker.port, hotlist=hotlist)
+        sub = Subscriber(broker.host, broker.port, "alpr/+/+/hit")
+        try:
+            proc = run_agent(config)
+            assert proc.returncode == 0, proc.stderr[-2000:]
+            alerts = [json.loads(m.payload) for m in sub.wait_for(len(HIGHWAY_PLATES), timeout=10)]
+        finally:
+            sub.close()
+    assert sorted(a["plate"] for a in alerts) == sorted(HIGHWAY_PLATES)
+    assert "stopped after 120 frames" in proc.stderr and "8 vehicles, 8 hits" in proc.stderr
