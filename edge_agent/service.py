@@ -182,6 +182,11 @@ class Agent:
             self.store.close()
             log.info("stopped after %d frames (%.1f fps), %d vehicles, %d hits",
                      self.stats.frames, self.stats.fps(), self.stats.vehicles, self.stats.hits)
+            scans = getattr(self.detector, "scans", None)  # a detector passed in may not count them
+            if scans is not None and scans.full + scans.follow:
+                # How often the whole frame was scanned: a technician's check that following works.
+                log.info("whole-frame scans: %d of %d stream frames; the rest followed the plates in view",
+                         scans.full, scans.full + scans.follow)
 
     def handle(self, vehicle: VehicleRead) -> Hit | None:
         self.stats.vehicles += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -190,3 +191,5 @@ def test_every_plate_of_the_clip_alerts_exactly_once(tmp_path):
             sub.close()
     assert sorted(a["plate"] for a in alerts) == sorted(HIGHWAY_PLATES)
     assert "stopped after 120 frames" in proc.stderr and "8 vehicles, 8 hits" in proc.stderr
+    whole = re.search(r"whole-frame scans: (\d+) of 120 stream frames", proc.stderr)
+    assert whole and 1 <= int(whole.group(1)) < 120
