@@ -17,6 +17,7 @@ import hashlib
 import logging
 import math
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -203,11 +204,34 @@ def detector_input(image: np.ndarray, max_side: int, upscale: bool = False) -> n
 
 
 def _resized(image: np.ndarray, max_side: int, upscale: bool) -> np.ndarray:
+    rw, rh = _detector_size(image, max_side, upscale)
+    return cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA if rw < image.shape[1] else cv2.INTER_LINEAR)
+
+
+def _detector_size(image: np.ndarray, max_side: int, upscale: bool) -> tuple[int, int]:
     h, w = image.shape[:2]
     scale = max_side / max(h, w) if upscale else min(1.0, max_side / max(h, w))
-    rh = max(32, int(round(h * scale / 32)) * 32)
-    rw = max(32, int(round(w * scale / 32)) * 32)
-    return cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    return max(32, int(round(w * scale / 32)) * 32), max(32, int(round(h * scale / 32)) * 32)
+
+
+def _window_pixels(image: np.ndarray, rw: int, rh: int) -> Callable[[int, int, int, int], np.ndarray]:
+    """A function giving the window (x0, y0, x1, y1) of the image resized to rw x rh.
+
+    When the model's 32-pixel grid falls on whole image pixels (1280x720 or
+    1920x1080 to 1024x576), each window is resized on its own, to the same
+    pixels, as INTER_AREA weighs the same source pixels at the same phase;
+    that spares resizing the whole frame for a few windows. Otherwise the
+    whole image is resized once and cut.
+    """
+    h, w = image.shape[:2]
+    gx, gy = 32 * w / rw, 32 * h / rh
+    if rw <= w and rh <= h and gx.is_integer() and gy.is_integer():
+        fx, fy = int(gx), int(gy)  # image pixels per grid cell
+        return lambda x0, y0, x1, y1: cv2.resize(
+            image[y0 // 32 * fy:y1 // 32 * fy, x0 // 32 * fx:x1 // 32 * fx], (x1 - x0, y1 - y0),
+            interpolation=cv2.INTER_AREA if rw < w else cv2.INTER_LINEAR)
+    resized = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA if rw < w else cv2.INTER_LINEAR)
+    return lambda x0, y0, x1, y1: resized[y0:y1, x0:x1]
 
 
 def _blob(resized: np.ndarray) -> np.ndarray:
@@ -232,20 +256,21 @@ class TextDetector:
         """The text lines of the image, or only of the given windows of it (image pixels).
 
         A window is detected on exactly the pixels the whole image's scan
-        would give the model there: cut from the image resized once, on
-        the model's 32-pixel grid. A line touching a window's edge inside
+        would give the model there, on the model's 32-pixel grid
+        (_window_pixels). A line touching a window's edge inside
         the image is dropped: it may be text cut in half.
         """
         h, w = image.shape[:2]
-        resized = _resized(image, self.max_side, upscale)
-        rh, rw = resized.shape[:2]
-        sx, sy = w / rw, h / rh
         if windows is None:
+            resized = _resized(image, self.max_side, upscale)
             prob = self.session.run(None, {"x": _blob(resized)})[0][0, 0]
-            return self._boxes(prob, sx, sy)
+            return self._boxes(prob, w / resized.shape[1], h / resized.shape[0])
+        rw, rh = _detector_size(image, self.max_side, upscale)
+        sx, sy = w / rw, h / rh
+        pixels = _window_pixels(image, rw, rh)
         out = []
         for x0, y0, x1, y1 in grid_windows(windows, sx, sy, rw, rh):
-            prob = self.session.run(None, {"x": _blob(resized[y0:y1, x0:x1])})[0][0, 0]
+            prob = self.session.run(None, {"x": _blob(pixels(x0, y0, x1, y1))})[0][0, 0]
             for line in self._boxes(prob, 1.0, 1.0):
                 q = line.quad
                 inner = ((x0 > 0 and q[:, 0].min() <= 1) or (y0 > 0 and q[:, 1].min() <= 1)

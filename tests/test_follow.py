@@ -11,6 +11,7 @@ import pytest
 
 from edge_agent.config import ReaderConfig
 from edge_agent.detect import TextLinePlateDetector
+from edge_agent import ocr
 from edge_agent.follow import Follower
 from edge_agent.records import Box, Frame, PlateCandidate
 
@@ -159,3 +160,15 @@ def test_the_next_whole_scan_is_due_counting_from_the_frame_after_the_last():
     follower.update([Box(100, 100, 80, 20)], at, whole=False)
     assert follower.windows(at + timedelta(seconds=0.45), 1280, 720) is not None
     assert follower.windows(at + timedelta(seconds=0.5), 1280, 720) is None
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080), (640, 480), (1000, 700)])
+def test_a_window_gets_the_pixels_of_the_whole_frame_resized(highway_frames, size):
+    # Resized on its own where the grid falls on whole pixels, cut from the
+    # whole frame resized elsewhere (1000x700 -> 992x704): the same pixels.
+    image = cv2.resize(highway_frames[0], size)
+    rw, rh = ocr._detector_size(image, 1024, upscale=False)
+    whole = ocr._resized(image, 1024, upscale=False)
+    pixels = ocr._window_pixels(image, rw, rh)
+    for x0, y0, x1, y1 in ((0, 0, 64, 64), (96, 160, 384, 320), (rw - 128, rh - 96, rw, rh)):
+        assert np.array_equal(pixels(x0, y0, x1, y1), whole[y0:y1, x0:x1])
