@@ -21,7 +21,7 @@ from datetime import datetime
 
 import numpy as np
 
-from .follow import cheapest_pairs
+from .follow import MAX_GAP_SECONDS, cheapest_pairs
 from .plates import fold
 from .records import Box, Frame, PlateCandidate, PlateRead
 
@@ -29,7 +29,10 @@ from .records import Box, Frame, PlateCandidate, PlateRead
 SETTLED_READS = 3
 # How far a row may move between two frames and still be the same row, in
 # row heights: a little, plus the fastest plates of the highway clip (~14
-# row heights a second, detect.FOLLOW_ROWS_PER_SECOND).
+# row heights a second, follow.UNKNOWN_ROWS_PER_SECOND). A wrong match costs
+# little: the other plate goes unread for at most reread_every - 1 frames,
+# and a carried read has no vote. Rows older than follow.MAX_GAP_SECONDS
+# match nothing.
 SAME_ROW_ROWS = 1.0
 SAME_ROW_ROWS_PER_SECOND = 14.0
 NO_CROP = np.zeros((0, 0, 3), np.uint8)
@@ -88,7 +91,7 @@ class SettledRows:
         if self._at is None or not self._rows:
             return {}
         gap = (at - self._at).total_seconds()
-        if gap < 0:
+        if not 0 <= gap <= MAX_GAP_SECONDS:
             return {}
         pairs = []
         for i, c in enumerate(candidates):

@@ -129,3 +129,10 @@ def test_the_highway_clip_reads_the_same_vehicles_with_a_third_of_the_reads():
     # Each vehicle's vote still rests on real reads, a third or more of them.
     for (_, n_settled), (_, n_every) in zip(settled, every):
         assert n_settled >= n_every / 3
+
+
+def test_rows_of_a_frame_long_ago_settle_nothing():
+    rows = SettledRows(reread_every=3)
+    for i in range(SETTLED_READS):
+        step(rows, i, 100, "6380CCS")
+    assert step(rows, 24 * 5, 100, "6380CCS")[0]  # 5 s later: another car may stand there
