@@ -28,7 +28,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_READS_PER_TRACK = 50  # best reads kept; a parked car must not grow memory
-MAX_TRACK_SECONDS = 60.0  # older tracks are emitted and a new one starts
+# A track this old is voted and emitted, and goes on with its reads cleared,
+# so a parked car does not grow memory or wait hours to be reported. Its
+# later votes are emitted only when they differ from what was reported: a
+# parked hot-listed car is one alert, not one a minute, and a sign or a
+# burnt-in caption that stays in view is one false vehicle a run, not one a
+# minute.
+MAX_TRACK_SECONDS = 60.0
 MAX_OPEN_TRACKS = 64  # a flood of ghost reads must not grow memory either
 # Weight of text dissimilarity (0..1) in the association cost, in plate
 # widths: a tie-breaker between tracks at nearly the same distance.
@@ -52,6 +58,8 @@ class _Track:
     count: int = 0  # all reads ever added, including those dropped by the cap
     velocity: tuple[float, float] = (0.0, 0.0)  # pixels per second
     missed: int = 0  # frames processed since its last read
+    reported: str = ""  # the text already emitted for this vehicle (folded), if any
+    seen: int = 0  # positions taken, carried reads included (count is reads to vote on)
 
     def predicted(self, now: datetime) -> tuple[float, float]:
         dt = max(0.0, (now - self.last_seen).total_seconds())  # clock may step back
@@ -59,18 +67,19 @@ class _Track:
         return (cx + self.velocity[0] * dt, cy + self.velocity[1] * dt)
 
     def add(self, read: PlateRead, now: datetime, cap: int) -> None:
-        if self.count:
+        if self.seen:
             dt = (now - self.last_seen).total_seconds()
             if dt > 0:
                 (ox, oy), (nx, ny) = self.last_box.center, read.box.center
                 v = ((nx - ox) / dt, (ny - oy) / dt)
                 # The first measured velocity is taken as is; later ones are
                 # smoothed so one jittery box does not throw the prediction.
-                if self.count == 1:
+                if self.seen == 1:
                     self.velocity = v
                 else:
                     vx, vy = self.velocity
                     self.velocity = (0.5 * (vx + v[0]), 0.5 * (vy + v[1]))
+        self.seen += 1
         self.missed = 0
         self.last_seen = max(self.last_seen, now)
         self.last_box = read.box
@@ -118,12 +127,18 @@ class Tracker:
         # A read without text carries nothing to vote on.
         self._associate([r for r in reads if r.text], now)
         age = self.max_track_seconds
-        closed += self._take(lambda t: abs((now - t.first_seen).total_seconds()) >= age)
+        aged = self._take(lambda t: abs((now - t.first_seen).total_seconds()) >= age)
         if len(self._tracks) > MAX_OPEN_TRACKS:
             by_age = sorted(self._tracks, key=lambda t: (t.last_seen, t.id))
             oldest = {t.id for t in by_age[: len(by_age) - MAX_OPEN_TRACKS]}
             closed += self._take(lambda t: t.id in oldest)
-        return self._vote_all(closed)
+        out = self._vote_all(closed + aged)
+        for t in aged:  # still in view: goes on, its reads so far voted
+            if t.count >= self.cfg.min_frames:
+                t.reported = fold(vote(t.reads, t.count, t.first_seen, t.last_seen).text)
+            t.reads, t.count, t.first_seen = [], 0, now
+            self._tracks.append(t)
+        return out
 
     def _stale(self, track: _Track, now: datetime) -> bool:
         """Unseen for longer than max_gap_seconds, and missing from a processed frame (see SLOW_FRAME_GAP_FACTOR)."""
@@ -148,7 +163,7 @@ class Tracker:
         for ti, t in enumerate(self._tracks):
             px, py = t.predicted(now)
             width = max(1.0, float(t.last_box.w))
-            last_text = fold(max(t.reads, key=lambda r: r.confidence).text)
+            last_text = fold(max(t.reads, key=lambda r: r.confidence).text) if t.reads else t.reported
             for ri, r in enumerate(reads):
                 cx, cy = r.box.center
                 jump = math.hypot(cx - px, cy - py) / width
@@ -180,7 +195,11 @@ class Tracker:
             if t.count < self.cfg.min_frames:
                 log.debug("track %d discarded: %d frame(s)", t.id, t.count)
                 continue
-            out.append(vote(t.reads, t.count, t.first_seen, t.last_seen))
+            v = vote(t.reads, t.count, t.first_seen, t.last_seen)
+            if fold(v.text) == t.reported:
+                log.debug("track %d: still the vehicle already reported", t.id)
+                continue
+            out.append(v)
             log.debug("track %d closed: %d frames", t.id, t.count)
         return out
 

@@ -233,7 +233,13 @@ def service(tmp_path_factory: pytest.TempPathFactory):
         record["status_running"] = edge_agent_status(config)
         stream.stall()
         record["stalled"] = time.monotonic()
-        systemd.wait_for("STATUS=camera fault: .*", after=record["stalled"], timeout=30)
+        fault = systemd.wait_for("STATUS=camera fault: .*", after=record["stalled"], timeout=30)
+        # Resume only once the retry's backoff has had time to feed the
+        # watchdog: resuming right on the fault raced the first ping.
+        try:
+            systemd.wait_for("WATCHDOG=1", after=fault, timeout=2 * WATCHDOG_S)
+        except AssertionError:
+            pass  # test_watchdog_is_fed_while_healthy_and_not_while_a_read_hangs says so
         stream.resume()
         record["resumed"] = time.monotonic()
         systemd.wait_for(r"STATUS=[\d.]+ fps.*", after=record["resumed"], timeout=30)
