@@ -161,7 +161,8 @@ class Agent:
                 self.stats.frames += 1
                 self._alive()
                 reads = self.reader(frame, self.detector(frame))
-                self.stats.reads += len(reads)
+                # Carried reads (settle.py) are positions, not reads of this frame.
+                self.stats.reads += sum(not r.carried for r in reads)
                 for vehicle in self.tracker.update(reads, frame.captured_at):
                     self.handle(vehicle)
                 if time.monotonic() - last_purge > self.cfg.retention.purge_interval_seconds:
