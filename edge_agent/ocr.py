@@ -204,18 +204,20 @@ def detector_input(image: np.ndarray, max_side: int, upscale: bool = False) -> n
 
 
 def _resized(image: np.ndarray, max_side: int, upscale: bool) -> np.ndarray:
-    rw, rh = _detector_size(image, max_side, upscale)
-    return cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA if rw < image.shape[1] else cv2.INTER_LINEAR)
+    rw, rh, how = _detector_size(image, max_side, upscale)
+    return cv2.resize(image, (rw, rh), interpolation=how)
 
 
-def _detector_size(image: np.ndarray, max_side: int, upscale: bool) -> tuple[int, int]:
+def _detector_size(image: np.ndarray, max_side: int, upscale: bool) -> tuple[int, int, int]:
+    """The detector's input width and height for the image (multiples of 32), and the interpolation to it."""
     h, w = image.shape[:2]
     scale = max_side / max(h, w) if upscale else min(1.0, max_side / max(h, w))
-    return max(32, int(round(w * scale / 32)) * 32), max(32, int(round(h * scale / 32)) * 32)
+    rw, rh = max(32, int(round(w * scale / 32)) * 32), max(32, int(round(h * scale / 32)) * 32)
+    return rw, rh, cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
 
 
-def _window_pixels(image: np.ndarray, rw: int, rh: int) -> Callable[[int, int, int, int], np.ndarray]:
-    """A function giving the window (x0, y0, x1, y1) of the image resized to rw x rh.
+def _window_pixels(image: np.ndarray, rw: int, rh: int, how: int) -> Callable[[int, int, int, int], np.ndarray]:
+    """A function giving the window (x0, y0, x1, y1) of the image resized to rw x rh with `how`.
 
     When the model's 32-pixel grid falls on whole image pixels (1280x720 or
     1920x1080 to 1024x576), each window is resized on its own, to the same
@@ -228,9 +230,8 @@ def _window_pixels(image: np.ndarray, rw: int, rh: int) -> Callable[[int, int, i
     if rw <= w and rh <= h and gx.is_integer() and gy.is_integer():
         fx, fy = int(gx), int(gy)  # image pixels per grid cell
         return lambda x0, y0, x1, y1: cv2.resize(
-            image[y0 // 32 * fy:y1 // 32 * fy, x0 // 32 * fx:x1 // 32 * fx], (x1 - x0, y1 - y0),
-            interpolation=cv2.INTER_AREA if rw < w else cv2.INTER_LINEAR)
-    resized = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA if rw < w else cv2.INTER_LINEAR)
+            image[y0 // 32 * fy:y1 // 32 * fy, x0 // 32 * fx:x1 // 32 * fx], (x1 - x0, y1 - y0), interpolation=how)
+    resized = cv2.resize(image, (rw, rh), interpolation=how)
     return lambda x0, y0, x1, y1: resized[y0:y1, x0:x1]
 
 
@@ -265,9 +266,9 @@ class TextDetector:
             resized = _resized(image, self.max_side, upscale)
             prob = self.session.run(None, {"x": _blob(resized)})[0][0, 0]
             return self._boxes(prob, w / resized.shape[1], h / resized.shape[0])
-        rw, rh = _detector_size(image, self.max_side, upscale)
+        rw, rh, how = _detector_size(image, self.max_side, upscale)
         sx, sy = w / rw, h / rh
-        pixels = _window_pixels(image, rw, rh)
+        pixels = _window_pixels(image, rw, rh, how)
         out = []
         for x0, y0, x1, y1 in grid_windows(windows, sx, sy, rw, rh):
             prob = self.session.run(None, {"x": _blob(pixels(x0, y0, x1, y1))})[0][0, 0]
