@@ -134,8 +134,6 @@ class Tracker:
             closed += self._take(lambda t: t.id in oldest)
         out = self._vote_all(closed + aged)
         for t in aged:  # still in view: goes on, its reads so far voted
-            if t.count >= self.cfg.min_frames:
-                t.reported = fold(vote(t.reads, t.count, t.first_seen, t.last_seen).text)
             t.reads, t.count, t.first_seen = [], 0, now
             self._tracks.append(t)
         return out
@@ -199,6 +197,7 @@ class Tracker:
             if fold(v.text) == t.reported:
                 log.debug("track %d: still the vehicle already reported", t.id)
                 continue
+            t.reported = fold(v.text)  # a track that goes on (aged) reports it only once
             out.append(v)
             log.debug("track %d closed: %d frames", t.id, t.count)
         return out
