@@ -12,6 +12,21 @@ HIGHWAY = DATASETS / "videos" / "highway-es.mp4"
 HIGHWAY_PLATES = ("6380CCS", "8589BXT", "0752GJR", "2835BSY", "MA4844CC", "9079GCH", "5553DNM", "3693FSG")
 
 
+def highway_frames(count: int) -> list:
+    """The first `count` frames of the highway clip (BGR arrays); skips the test without it."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(require(HIGHWAY)))
+    frames = []
+    ok, image = cap.read()
+    while ok and len(frames) < count:
+        frames.append(image)
+        ok, image = cap.read()
+    cap.release()
+    assert len(frames) == count, f"{HIGHWAY} has {len(frames)} frames, fewer than {count}"
+    return frames
+
+
 def require(path: Path) -> Path:
     """Skip the calling test, with the reason, when the shared data is absent."""
     if not path.exists():

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from agent_configs import write_config
-from datasets import HIGHWAY, HIGHWAY_PLATES, require
+from datasets import HIGHWAY, HIGHWAY_PLATES, highway_frames, require
 from edge_agent.broker import LocalBroker
 from edge_agent.config.retention import RetentionConfig
 from edge_agent.store import Store
@@ -125,12 +125,8 @@ def test_nothing_of_non_hits_or_dropped_columns_leaves_or_lands(highway_run):
 
 def _frames_folder(folder: Path, count: int) -> Path:
     folder.mkdir()
-    cap = cv2.VideoCapture(str(HIGHWAY))
-    for i in range(count):
-        ok, frame = cap.read()
-        assert ok
+    for i, frame in enumerate(highway_frames(count)):
         cv2.imwrite(str(folder / f"frame{i:03d}.png"), frame)
-    cap.release()
     return folder
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from agent_configs import write_config
-from datasets import HIGHWAY, HIGHWAY_PLATES, require
+from datasets import HIGHWAY, HIGHWAY_PLATES, highway_frames, require
 from edge_agent.aim import RELIABLE_PLATE_HEIGHT, AimResult, PlateSighting, verdict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,12 +67,9 @@ def test_too_small_plates_say_zoom_in(tmp_path: Path) -> None:
     require(HIGHWAY)
     frames = tmp_path / "far"
     frames.mkdir()
-    cap = cv2.VideoCapture(str(HIGHWAY))
-    for i in range(3):
-        frame = cap.read()[1]
+    for i, frame in enumerate(highway_frames(3)):
         # A camera zoomed out 3x: the clip's ~25 px plates become ~9 px.
         cv2.imwrite(str(frames / f"f{i}.png"), cv2.resize(frame, None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA))
-    cap.release()
     proc = aim(tmp_path, frames, "--out", str(tmp_path / "far.jpg"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.splitlines()[-1].endswith(f"zoom in or move closer (need {RELIABLE_PLATE_HEIGHT} px)")

@@ -16,23 +16,17 @@ from edge_agent.follow import Follower
 from edge_agent.records import Box, Frame, PlateCandidate
 
 try:
-    from datasets import HIGHWAY, require
+    from datasets import highway_frames
 except ImportError:  # tests/ imported as a package
-    from tests.datasets import HIGHWAY, require
+    from tests.datasets import highway_frames
 
 CFG = ReaderConfig(detector="float")
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture(scope="module")
-def highway_frames() -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(require(HIGHWAY)))
-    frames = []
-    ok, image = cap.read()
-    while ok and len(frames) < 40:
-        frames.append(image)
-        ok, image = cap.read()
-    return frames
+@pytest.fixture(scope="module", name="highway_frames")
+def first_highway_frames() -> list[np.ndarray]:
+    return highway_frames(40)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent_configs import write_config
-from datasets import HIGHWAY, require
+from datasets import HIGHWAY, highway_frames, require
 from edge_agent.audit import AuditLog
 from edge_agent.config.hotlist import HotlistConfig
 from edge_agent.config.retention import RetentionConfig
@@ -273,12 +273,8 @@ def test_the_agent_alerts_with_the_version_of_a_signed_list_and_says_when_it_is_
     require(HIGHWAY)
     frames = tmp_path / "frames"
     frames.mkdir()
-    cap = cv2.VideoCapture(str(HIGHWAY))
-    for i in range(4):
-        ok, frame = cap.read()
-        assert ok
+    for i, frame in enumerate(highway_frames(4)):
         cv2.imwrite(str(frames / f"frame{i:03d}.png"), frame)
-    cap.release()
     (tmp_path / "units.pub").write_bytes(public_pem(KEY))
     # The CSV lists nothing; the signed list, issued three days ago, lists the car in these frames.
     config = write_config(tmp_path, source=frames, port=mosquitto.port, hotlist="plate,category\n")

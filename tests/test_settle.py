@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-import cv2
 import numpy as np
 
 from edge_agent.config import ReaderConfig, TrackerConfig
@@ -16,9 +15,9 @@ from edge_agent.settle import SETTLED_READS, SettledRows
 from edge_agent.track import Tracker
 
 try:
-    from datasets import HIGHWAY, HIGHWAY_PLATES, require
+    from datasets import HIGHWAY_PLATES, highway_frames
 except ImportError:  # tests/ imported as a package
-    from tests.datasets import HIGHWAY, HIGHWAY_PLATES, require
+    from tests.datasets import HIGHWAY_PLATES, highway_frames
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
 IMAGE = np.zeros((720, 1280, 3), np.uint8)
@@ -92,12 +91,7 @@ def test_reread_every_1_reads_every_plate_in_every_frame():
 
 
 def test_the_highway_clip_reads_the_same_vehicles_with_a_third_of_the_reads():
-    cap = cv2.VideoCapture(str(require(HIGHWAY)))
-    images = []
-    ok, image = cap.read()
-    while ok and len(images) < 36:
-        images.append(image)
-        ok, image = cap.read()
+    images = highway_frames(36)
     cfg = ReaderConfig(detector="float", full_scan_seconds=0)
     detector = TextLinePlateDetector(cfg)
     candidates = [detector(Frame(im, i, T0 + timedelta(seconds=i / 24), "highway")) for i, im in enumerate(images)]
