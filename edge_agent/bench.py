@@ -13,7 +13,8 @@
   bench false-reads DIR [--list]
       Reads left on labelled photos once their plate is painted out; --list
       names each, to be sorted by eye into other vehicles' plates and
-      invented reads.
+      invented reads. Reads of letters alone are also counted apart: the
+      agent keeps them only when they hit.
   bench soak --video FILE [--frames 10000]
       Resident memory of the whole running agent, sampled as it goes.
 """
@@ -165,7 +166,8 @@ def false_reads(folder: Path, cfg: ReaderConfig) -> dict:
         progress.step(i + 1)
     progress.close()
     return {"set": _set_name(folder), "photos": len(samples), "reads": len(found),
-            "per_1000": 1000 * len(found) / len(samples), "found": found}
+            "per_1000": 1000 * len(found) / len(samples), "found": found,
+            "letters_only": sum(text.isalpha() for _, text, _ in found)}
 
 
 def _read_image(sample: Sample) -> np.ndarray:
@@ -291,13 +293,16 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
 def cmd_false_reads(args: argparse.Namespace) -> int:
     print(describe_detector(ReaderConfig().detector))
     results = [false_reads(Path(folder), ReaderConfig()) for folder in args.dirs]
-    print(f"{'set':<14} {'photos':>6} {'reads':>6} {'per 1000':>9}")
+    # Letters-only reads are counted apart: the agent keeps them only when
+    # they hit (service.py), so they become neither vehicles nor non-hits.
+    print(f"{'set':<14} {'photos':>6} {'reads':>6} {'per 1000':>9} {'letters-only':>13}")
     for r in results:
-        print(f"{r['set']:<14} {r['photos']:>6} {r['reads']:>6} {r['per_1000']:>9.1f}")
+        print(f"{r['set']:<14} {r['photos']:>6} {r['reads']:>6} {r['per_1000']:>9.1f} {r['letters_only']:>13}")
         if args.list:
             # For sorting by eye into other vehicles' plates and invented reads.
             for name, text, box in r["found"]:
-                print(f"    {name}  {text}  at x={box.x} y={box.y} w={box.w} h={box.h}")
+                print(f"    {name}  {text}  at x={box.x} y={box.y} w={box.w} h={box.h}"
+                      + ("  (letters only: kept only if it hits)" if text.isalpha() else ""))
     return 0
 
 

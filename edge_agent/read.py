@@ -55,13 +55,22 @@ class PlateReader(Protocol):
     def __call__(self, frame: Frame, candidates: list[PlateCandidate]) -> list[PlateRead]: ...
 
 
+# A letters-only row of a whole frame is read as a vanity plate (G WAGEN,
+# FZ RULZ) only when the model is this sure of it and the image shows a
+# closed panel around it, not stacked with rows of its height. Badges and
+# lettering still get through (FELICIA on a boot lid closed by its edges),
+# which is why such reads stay inside the unit unless they hit (service.py).
+LETTERS_ONLY_MIN_CONFIDENCE = 0.9
+
+
 def plate_like(text: str, cfg: ReaderConfig, require_digit: bool = True) -> bool:
     """Whether a read could be a plate at all.
 
     In a whole frame, requiring a digit rejects most badges, brand names and
     sign words, at the cost of letters-only vanity plates (about 1 in 12 US
     plates, 2% of the benchmark photos). Inside a region already known to be
-    a plate, letters-only reads are allowed.
+    a plate, letters-only reads are allowed; in a whole frame, only under
+    the stricter check of _keep_plates (LETTERS_ONLY_MIN_CONFIDENCE).
     """
     if not cfg.min_chars <= len(text) <= cfg.max_chars:
         return False
@@ -259,22 +268,28 @@ def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[Tex
     read_at = read_at or [c.quad for c in candidates]
     for candidate, line, quad in zip(candidates, lines, read_at):
         # Judge the read as the model wrote it, before formats rewrite glyphs.
-        if not plate_like(line.text, cfg, require_digit) or plate_rank(line.text, line.raw) == 0:
+        vanity = verify and require_digit and line.text.isalpha()
+        if not plate_like(line.text, cfg, require_digit and not vanity) or plate_rank(line.text, line.raw) == 0:
             continue
-        line = apply_formats(line)
+        # No format holds letters alone, and a vanity plate's O is an O.
+        line = line if vanity else apply_formats(line)
         # Dropping an emblem may leave too few characters for a plate.
         if line.confidence < cfg.min_confidence or len(line.text) < cfg.min_chars:
+            continue
+        if vanity and line.confidence < LETTERS_ONLY_MIN_CONFIDENCE:
             continue
         stacked = False
         if verify:
             evidence = plate_evidence(frame.image, candidate.quad, others, row=quad)
-            if not evidence.plausible_for(line.text):
+            if not evidence.plausible_for(line.text) or (vanity and not evidence.closed):
                 continue
             stacked = evidence.stacked_rows > 0
         read = PlateRead(text=line.text, confidence=line.confidence, box=candidate.box,
                          frame_index=frame.index, captured_at=frame.captured_at,
                          crop=evidence_crop(frame.image, candidate.box))
-        ranked.append(((plate_rank(read.text), not stacked, read.confidence), read))
+        # A letters-only read ranks with all-digit ones, below a read of letters and digits.
+        rank = 1 if vanity else plate_rank(read.text)
+        ranked.append(((rank, not stacked, read.confidence), read))
     ranked.sort(key=lambda pair: pair[0], reverse=True)
     return [read for _, read in ranked]
 

@@ -93,6 +93,11 @@ class VehicleRead:
     box: Box  # box in the best frame
     crop: np.ndarray = field(repr=False)  # plate crop from the best frame
 
+    @property
+    def letters_only(self) -> bool:
+        """Read as letters alone: a vanity plate, or as often a badge or lettering (read.py)."""
+        return self.text.isalpha()
+
 
 @dataclass(frozen=True)
 class HotListEntry:

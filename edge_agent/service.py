@@ -190,9 +190,13 @@ class Agent:
                          scans.full, scans.full + scans.follow)
 
     def handle(self, vehicle: VehicleRead) -> Hit | None:
-        self.stats.vehicles += 1
         active = self.hotlists.active  # one read: the list and its version swap together
         hit = active.matcher.match(vehicle)
+        if hit is None and vehicle.letters_only:
+            # As often a badge or a sign's word as a vanity plate: it
+            # counts only if it hits, so it is neither a vehicle nor kept.
+            return None
+        self.stats.vehicles += 1
         if hit is None:
             # Deliberately not logged: a non-hit's plate must not reach the journal.
             self.store.remember_non_hit(vehicle, datetime.now(timezone.utc))

@@ -80,6 +80,11 @@ class PlateEvidence:
             return False
         return not (len(self.open_sides) >= 2 and self.stacked_rows > 0)
 
+    @property
+    def closed(self) -> bool:
+        """A panel closed all round, standing alone, inside the image: as a plate's row is."""
+        return not (self.at_border or self.open_sides or self.stacked_rows)
+
     def plausible_for(self, text: str) -> bool:
         """Whether a row read as `text` may be a plate: `plausible`, and closed if all digits."""
         return self.plausible and not (text.isdigit() and self.open_sides)

@@ -59,10 +59,11 @@ def test_false_reads_lists_what_is_left_once_the_plate_is_painted_out(tmp_path):
     done = bench("false-reads", "--list", str(photos))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()[1:]  # after the detector line
-    photos_n, reads, per_1000 = lines[1].split()[1:]
+    photos_n, reads, per_1000, letters_only = lines[1].split()[1:]
     assert photos_n == "2"
     listed = [line for line in lines[2:] if line.startswith("    ")]
     assert len(listed) == int(reads) and float(per_1000) == 1000 * int(reads) / 2
+    assert sum(line.endswith("(letters only: kept only if it hits)") for line in listed) == int(letters_only)
     assert all(line.split()[0] in ("car12.jpg", "car3.jpg") and " at x=" in line for line in listed)
 
 

@@ -55,7 +55,8 @@ def test_rows_of_an_enlarged_still_are_held_to_min_plate_height_in_its_own_pixel
 @pytest.mark.parametrize("model", ["float", "int8"])
 def test_a_small_photo_is_found_whole_once_enlarged(model):
     # car3 is 904x768; at its own size neither model finds Utah's 1A MW240
-    # whole (the float one not at all, the int8 one only its 240).
+    # whole (the float one not at all, the int8 one only its 240 on an AVX2
+    # EPYC, its MW240, 52% of the plate's width, on a VNNI Xeon).
     photo = require(US_PHOTOS) / "car3.jpg"
     image = cv2.imread(str(photo))
     x, y, w, h = (int(v) for v in (US_PHOTOS / "car3.txt").read_text().split("\t")[1:5])
@@ -65,7 +66,7 @@ def test_a_small_photo_is_found_whole_once_enlarged(model):
         on_plate = [c.box for c in candidates if y <= c.box.center[1] <= y + h]
         return max((min(x + w, b.x + b.w) - max(x, b.x)) / w for b in on_plate) if on_plate else 0.0
 
-    assert covered(detector.candidates(image)) < 0.5
+    assert covered(detector.candidates(image)) < 0.6
     assert covered(detector.candidates(image, upscale=True)) > 0.75
     frame = Frame(image, 0, datetime.now(timezone.utc), str(photo), still=True)
     reads = make_reader(CFG)(frame, detector(frame))
