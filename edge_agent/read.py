@@ -57,7 +57,7 @@ class PlateReader(Protocol):
 
 # A letters-only row of a whole frame is read as a vanity plate (G WAGEN,
 # FZ RULZ) only when the model is this sure of it and the image shows a
-# closed panel around it, not stacked with rows of its height. Badges and
+# closed panel around it (PlateEvidence.closed). Badges and
 # lettering still get through (FELICIA on a boot lid closed by its edges),
 # which is why such reads stay inside the unit unless they hit (service.py).
 LETTERS_ONLY_MIN_CONFIDENCE = 0.9

@@ -82,8 +82,12 @@ class PlateEvidence:
 
     @property
     def closed(self) -> bool:
-        """A panel closed all round, standing alone, inside the image: as a plate's row is."""
-        return not (self.at_border or self.open_sides or self.stacked_rows)
+        """A panel closed all round, inside the image, as a plate's row is.
+
+        Rows stacked on it do not count against it: a bumper sticker or a
+        frame's slogan over a plate stacks on it as a sign's lines do.
+        """
+        return not (self.at_border or self.open_sides)
 
     def plausible_for(self, text: str) -> bool:
         """Whether a row read as `text` may be a plate: `plausible`, and closed if all digits."""
