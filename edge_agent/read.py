@@ -123,7 +123,10 @@ class RowReader:
     detector), so they differ only in the recognizer.
     """
 
-    def __init__(self, cfg: ReaderConfig, recognizer: Callable[[list[np.ndarray]], list[TextLine]]):
+    # Keyword arguments for the recognizer when it reads a still.
+    still_options: dict[str, int] = {}
+
+    def __init__(self, cfg: ReaderConfig, recognizer: Callable[..., list[TextLine]]):
         self.cfg = cfg
         self.recognizer = recognizer
         self._crop_detector = None
@@ -143,10 +146,10 @@ class RowReader:
     def read_rows_of_still(self, image: np.ndarray, quads: list[np.ndarray],
                            require_digit: bool) -> tuple[list[TextLine], list[np.ndarray]]:
         """Read each row at the heights of STILL_TRIMS; its most confident plate-like read, and where it was read."""
-        lines, read_at = self.read_rows(image, quads, require_digit), list(quads)
+        lines, read_at = self.read_rows(image, quads, require_digit, still=True), list(quads)
         for by in STILL_TRIMS[1:]:
             trimmed = [trim(q, by) for q in quads]
-            again = self.read_rows(image, trimmed, require_digit)
+            again = self.read_rows(image, trimmed, require_digit, still=True)
             for i, (a, b) in enumerate(zip(lines, again)):
                 if self._better(b, a, require_digit):
                     lines[i], read_at[i] = b, trimmed[i]
@@ -160,15 +163,17 @@ class RowReader:
             return False
         return b.confidence > a.confidence
 
-    def read_rows(self, image: np.ndarray, quads: list[np.ndarray], require_digit: bool) -> list[TextLine]:
+    def read_rows(self, image: np.ndarray, quads: list[np.ndarray], require_digit: bool,
+                  still: bool = False) -> list[TextLine]:
         """Read each row, and read plate-like ones again a little wider (see WIDEN_BY)."""
-        lines = self.recognizer([rectify(image, q) for q in quads])
+        options = self.still_options if still else {}
+        lines = self.recognizer([rectify(image, q) for q in quads], **options)
         again = [i for i, line in enumerate(lines)
                  if plate_like(line.text, self.cfg, require_digit) and not fits(apply_formats(line).text)]
         if not again:
             return lines
         h, w = image.shape[:2]
-        wider = self.recognizer([rectify(image, widen(quads[i], WIDEN_BY, w, h)) for i in again])
+        wider = self.recognizer([rectify(image, widen(quads[i], WIDEN_BY, w, h)) for i in again], **options)
         for i, line in zip(again, wider):
             lines[i] = _with_edges(lines[i], line, self.cfg)
         return lines
@@ -201,6 +206,9 @@ class RowReader:
 
 
 class PpocrReader(RowReader):
+    # A still is one look at its plate: it is read as PP-OCR's own pipeline does.
+    still_options = {"min_canvas": TextRecognizer.REFERENCE_CANVAS}
+
     def __init__(self, cfg: ReaderConfig, recognizer: TextRecognizer | None = None):
         super().__init__(cfg, recognizer or TextRecognizer(threads=cfg.threads))
 
