@@ -26,6 +26,11 @@ from .records import Box, Frame, PlateCandidate
 
 log = logging.getLogger(__name__)
 
+# Boxes joined into one row must share its top and bottom edges within this
+# fraction of the row's height: a plate split at the gap between its
+# character groups does, a van's fleet number painted beside the plate
+# (CDK 575 and a taller 13, sitting higher) does not.
+ROW_LINE_TOLERANCE = 0.3
 # A plate row is wider than tall; its shortest form ("53 NM" on a moped,
 # two-row US plates read row by row) is still ~1.3:1, and a row longer
 # than 12:1 is a shop sign or a road marking.
@@ -157,4 +162,17 @@ def _same_row(a: TextBox, b: TextBox) -> bool:
     gap = max(b.quad[:, 0].min() - a.quad[:, 0].max(), a.quad[:, 0].min() - b.quad[:, 0].max())
     # A plate's gap between character groups is under a character height;
     # words on a car badge or sign sit further apart.
-    return gap < 0.8 * min(ha, hb)
+    # The longer box's edges give the row's slope: a box of one character
+    # (Wyoming's county number) has none worth carrying on.
+    longer, shorter = (a, b) if quad_size(a.quad)[0] >= quad_size(b.quad)[0] else (b, a)
+    return gap < 0.8 * min(ha, hb) and _in_line(longer.quad, shorter.quad, ROW_LINE_TOLERANCE * min(ha, hb))
+
+
+def _in_line(a: np.ndarray, b: np.ndarray, tolerance: float) -> bool:
+    """Whether b's top and bottom edges lie on a's, carried on along a's slope (a tilted row stays one)."""
+    bx = float(b[:, 0].mean())
+    for (p, q), (r, s) in (((a[0], a[1]), (b[0], b[1])), ((a[3], a[2]), (b[3], b[2]))):
+        slope = (q[1] - p[1]) / max(1e-6, q[0] - p[0])
+        if abs(p[1] + (bx - p[0]) * slope - (r[1] + s[1]) / 2) > tolerance:
+            return False
+    return True

@@ -1,4 +1,5 @@
-"""Plate-row detection: stills are enlarged before detection, streams are not."""
+"""Plate-row detection: stills are enlarged before detection, streams are not;
+boxes on one row are joined into one."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import numpy as np
 import pytest
 
 from edge_agent.config import ReaderConfig
-from edge_agent.detect import TextLinePlateDetector, quad_size
-from edge_agent.ocr import detector_input
+from edge_agent.detect import TextLinePlateDetector, join_rows, quad_size
+from edge_agent.ocr import TextBox, detector_input
 from edge_agent.read import make_reader
 from edge_agent.records import Frame
 
@@ -74,3 +75,30 @@ def test_a_small_photo_is_found_whole_once_enlarged(model):
     # on, a few pixels short of the 1 (models/README.md: boxes move by a pixel
     # between CPUs' kernels).
     assert reads[0].text in ("1AMW240", "AMW240")
+
+
+def _box(*corners: tuple[float, float]) -> TextBox:
+    return TextBox(np.array(corners, np.float32), 0.8)
+
+
+def test_a_tilted_row_split_at_its_gap_is_joined_but_text_off_its_line_is_not():
+    # "6380" and "CCS" of a plate tilted ~6 degrees: the second box carries
+    # on the first's top and bottom edges.
+    left = _box((0, 0), (100, 10), (100, 50), (0, 40))
+    right = _box((125, 13), (195, 20), (195, 60), (125, 53))
+    assert len(join_rows([left, right])) == 1
+    # A taller number sitting higher, a gap away: as near, but not on the row.
+    number = _box((125, -6), (185, -6), (185, 44), (125, 44))
+    level = _box((0, 10), (100, 10), (100, 50), (0, 50))
+    assert len(join_rows([level, number])) == 2
+
+
+def test_a_vans_fleet_number_beside_its_plate_is_not_read_as_part_of_it():
+    # wts-lg-000163: NY's CDK-575 on a van with a taller 13 painted a
+    # character's width past the plate frame; joined to the plate's row it
+    # read CDK57513.
+    photo = require(US_PHOTOS) / "wts-lg-000163.jpg"
+    image = cv2.imread(str(photo))
+    frame = Frame(image, 0, datetime.now(timezone.utc), str(photo), still=True)
+    reads = make_reader(CFG)(frame, TextLinePlateDetector(CFG)(frame))
+    assert reads[0].text == "CDK575"
