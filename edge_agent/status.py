@@ -64,6 +64,10 @@ class StatusReporter:
         self._last_frames = (self._started, 0)
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        # Held while a heartbeat is published: once stop() has said offline,
+        # no late heartbeat may retain "online" over it (the thread is given
+        # only so long to finish).
+        self._publishing = threading.Lock()
         self._thread: threading.Thread | None = None
         publisher.link.set_will(self.topic, encode_json(self.offline("connection lost", at=False)))
         publisher.link.add_listener(self._on_link_event)
@@ -156,8 +160,9 @@ class StatusReporter:
             self._thread.join(10)
             self._thread = None
         doc = self.offline(reason)
-        self.write_file(doc)
-        sent = self._publisher.link.publish(self.topic, encode_json(doc), retain=True)
+        with self._publishing:
+            self.write_file(doc)
+            sent = self._publisher.link.publish(self.topic, encode_json(doc), retain=True)
         if sent is not None:
             try:
                 sent[1].wait_for_publish(2.0)
@@ -198,7 +203,9 @@ class StatusReporter:
             if self._wake.is_set() or time.monotonic() >= next_beat:
                 self._wake.clear()
                 try:
-                    self.beat()
+                    with self._publishing:
+                        if not self._stopping.is_set():
+                            self.beat()
                 except Exception:  # the heartbeat must outlive one bad reading
                     log.exception("status heartbeat failed")
                 next_beat = time.monotonic() + self.interval
