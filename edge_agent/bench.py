@@ -39,6 +39,7 @@ from .config.reader import DETECTORS, ENGINES
 from .detect import TextLinePlateDetector
 from .errors import InputError
 from .ocr import describe_detector
+from .plates import letters_only
 from .read import make_reader
 from .records import Box, Frame
 from .track import Tracker
@@ -167,7 +168,7 @@ def false_reads(folder: Path, cfg: ReaderConfig) -> dict:
     progress.close()
     return {"set": _set_name(folder), "photos": len(samples), "reads": len(found),
             "per_1000": 1000 * len(found) / len(samples), "found": found,
-            "letters_only": sum(text.isalpha() for _, text, _ in found)}
+            "letters_only": sum(letters_only(text) for _, text, _ in found)}
 
 
 def _read_image(sample: Sample) -> np.ndarray:
@@ -302,7 +303,7 @@ def cmd_false_reads(args: argparse.Namespace) -> int:
             # For sorting by eye into other vehicles' plates and invented reads.
             for name, text, box in r["found"]:
                 print(f"    {name}  {text}  at x={box.x} y={box.y} w={box.w} h={box.h}"
-                      + ("  (letters only: kept only if it hits)" if text.isalpha() else ""))
+                      + ("  (letters only: kept only if it hits)" if letters_only(text) else ""))
     return 0
 
 

@@ -151,7 +151,7 @@ def join_rows(lines: list[TextBox]) -> list[TextBox]:
 
 
 def _same_row(a: TextBox, b: TextBox) -> bool:
-    ha, hb = quad_size(a.quad)[1], quad_size(b.quad)[1]
+    (wa, ha), (wb, hb) = quad_size(a.quad), quad_size(b.quad)
     if max(ha, hb) > 1.35 * min(ha, hb):
         return False
     ay0, ay1 = a.quad[:, 1].min(), a.quad[:, 1].max()
@@ -164,7 +164,7 @@ def _same_row(a: TextBox, b: TextBox) -> bool:
     # words on a car badge or sign sit further apart.
     # The longer box's edges give the row's slope: a box of one character
     # (Wyoming's county number) has none worth carrying on.
-    longer, shorter = (a, b) if quad_size(a.quad)[0] >= quad_size(b.quad)[0] else (b, a)
+    longer, shorter = (a, b) if wa >= wb else (b, a)
     return gap < 0.8 * min(ha, hb) and _in_line(longer.quad, shorter.quad, ROW_LINE_TOLERANCE * min(ha, hb))
 
 

@@ -69,6 +69,15 @@ def fold(text: str) -> str:
     return "".join(_FOLD.get(ch, ch) for ch in text)
 
 
+def letters_only(text: str) -> bool:
+    """A read of letters alone: a vanity plate, or as often a badge or a sign's word.
+
+    The reader keeps such a read only on a closed panel (read.py), and the
+    agent counts it only when it hits (service.py).
+    """
+    return text.isalpha()
+
+
 def confusable(a: str, b: str) -> bool:
     """True if single characters `a` and `b` are equal or in the same group."""
     if len(a) != 1 or len(b) != 1:

@@ -21,7 +21,7 @@ from .config import ReaderConfig
 from .detect import TextLinePlateDetector, quad_size
 from .ocr import TextLine, TextRecognizer, rectify
 from .plate_formats import apply_formats, fits
-from .plates import fold
+from .plates import fold, letters_only
 from .records import Box, Frame, PlateCandidate, PlateRead
 from .settle import SettledRows
 from .verify import plate_evidence
@@ -276,7 +276,7 @@ def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[Tex
     read_at = read_at or [c.quad for c in candidates]
     for candidate, line, quad in zip(candidates, lines, read_at):
         # Judge the read as the model wrote it, before formats rewrite glyphs.
-        vanity = verify and require_digit and line.text.isalpha()
+        vanity = verify and require_digit and letters_only(line.text)
         if not plate_like(line.text, cfg, require_digit and not vanity) or plate_rank(line.text, line.raw) == 0:
             continue
         # No format holds letters alone, and a vanity plate's O is an O.

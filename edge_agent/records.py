@@ -14,6 +14,8 @@ from datetime import date, datetime
 
 import numpy as np
 
+from .plates import letters_only
+
 
 @dataclass(frozen=True)
 class Box:
@@ -95,8 +97,7 @@ class VehicleRead:
 
     @property
     def letters_only(self) -> bool:
-        """Read as letters alone: a vanity plate, or as often a badge or lettering (read.py)."""
-        return self.text.isalpha()
+        return letters_only(self.text)
 
 
 @dataclass(frozen=True)
