@@ -66,7 +66,7 @@ class TextLinePlateDetector:
         model = DETECTOR_MODELS[self.model_name]
         self.text_detector = text_detector or TextDetector(
             max_side=cfg.detect_max_side, threads=cfg.threads, thresh=model.thresh, box_thresh=BOX_THRESH,
-            model=model.file, plan_memory=model.plan_memory)
+            model=model.file)
         self.scans = ScanCounts()
         self.follower = Follower(cfg.full_scan_seconds)
 

@@ -79,7 +79,7 @@ class EasyOcrRecognizer:
     """Reads text lines (BGR or gray crops) into TextLines of A-Z0-9."""
 
     def __init__(self, threads: int = 1, charset: str = PLATE_CHARSET):
-        self.session = _session(model_path(), threads, fixed_shape=False)
+        self.session = _session(model_path(), threads)
         meta = self.session.get_modelmeta().custom_metadata_map
         characters = json.loads(meta["characters"])
         if int(meta["img_height"]) != HEIGHT:

@@ -54,19 +54,12 @@ class DetectorModel:
     # renders (not the benchmark), 0.4% at 0.35, and the boxes set where a
     # row is cut for reading.
     thresh: float
-    # Whether onnxruntime plans one block for all of a frame's activations
-    # (memory patterns; the detector sees one frame size per camera). For
-    # the float model at 1024x576 that block held 80 MB more than the
-    # arena does without it (peak RSS 312 against 232 MB, detector alone),
-    # enough to take the agent past 400 MB; the time it saves was within
-    # the run-to-run noise of an AVX2 core (models/README.md).
-    plan_memory: bool = True
 
 
 # By `[reader] detector`: ~0.65x the float model's time per frame where the
 # CPU sums int8 products exactly, the same plates found and, at its own
 # threshold, the same exact reads on the dev photos (models/README.md).
-DETECTOR_MODELS = {"float": DetectorModel(FLOAT_DETECTOR_MODEL, 0.3, plan_memory=False),
+DETECTOR_MODELS = {"float": DetectorModel(FLOAT_DETECTOR_MODEL, 0.3),
                    "int8": DetectorModel(INT8_DETECTOR_MODEL, 0.35)}
 
 
@@ -157,7 +150,7 @@ def _verify(path: Path, expected: str) -> None:
         raise AgentError(f"reader: model file {path} has checksum {digest[:12]}..., expected {expected[:12]}...")
 
 
-def _session(path: Path, threads: int, fixed_shape: bool):
+def _session(path: Path, threads: int):
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -168,12 +161,16 @@ def _session(path: Path, threads: int, fixed_shape: bool):
     # (cli.bound_heap), so without the arena every megabyte-sized tensor is
     # a fresh mmap whose pages fault in on each run: the recognizer took
     # 77-87 ms per highway frame that way, 48-50 ms with the arena.
-    # Memory patterns (one pre-planned block per input shape) suit a model
-    # fed one fixed shape (the detector sees every frame of one camera at
-    # one size), but the recognizer's batch shape changes every call, and
-    # keeping a plan per shape cost 50-65 MB of peak RSS for no time gain.
     opts.enable_cpu_mem_arena = True
-    opts.enable_mem_pattern = fixed_shape
+    # No memory patterns (one pre-planned block per input shape): the
+    # detector's shape changes with every following window and every
+    # still's size, the recognizer's with every batch, and each new shape
+    # left the arena larger (the INT8 detector alone: 237 MB after 1024-,
+    # 1280- and 1600-side stills, 323 MB after the same three again). On the
+    # highway clip the agent peaked at 283 MB without them, 329 MB with,
+    # at the same detect time (bench speed, interleaved: 26.7/25.5 ms
+    # against 25.6/25.4 ms median; an AVX-512 EPYC core).
+    opts.enable_mem_pattern = False
     opts.log_severity_level = 3
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
@@ -243,10 +240,9 @@ class TextDetector:
     """DB text detector: returns the text lines of an image as quads."""
 
     def __init__(self, max_side: int = 1280, threads: int = 1, thresh: float = 0.3,
-                 box_thresh: float = 0.5, unclip_ratio: float = 1.6, model: str = FLOAT_DETECTOR_MODEL,
-                 plan_memory: bool = True):
+                 box_thresh: float = 0.5, unclip_ratio: float = 1.6, model: str = FLOAT_DETECTOR_MODEL):
         self.model = model
-        self.session = _session(model_path(model), threads, fixed_shape=plan_memory)
+        self.session = _session(model_path(model), threads)
         self.max_side = max_side
         self.thresh = thresh
         self.box_thresh = box_thresh
@@ -383,7 +379,7 @@ class TextRecognizer:
 
     def __init__(self, threads: int = 1, charset: str = PLATE_CHARSET, min_char_prob: float = MIN_CHAR_PROB):
         self.min_char_prob = min_char_prob
-        self.session = _session(model_path("PP-OCRv6_rec_small.onnx"), threads, fixed_shape=False)
+        self.session = _session(model_path("PP-OCRv6_rec_small.onnx"), threads)
         meta = self.session.get_modelmeta().custom_metadata_map
         vocabulary = ["<blank>"] + meta["character"].splitlines() + [" "]
         index = {ch: i for i, ch in enumerate(vocabulary)}

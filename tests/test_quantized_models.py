@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 import cv2
 import pytest
 
 from edge_agent import ocr
+from edge_agent.cli import bound_heap
 from edge_agent.config import ReaderConfig
 from edge_agent.config.reader import DETECTORS
 from edge_agent.detect import TextLinePlateDetector
@@ -20,6 +22,7 @@ except ImportError:  # tests/ imported as a package
     from tests.datasets import DATASETS, require
 
 EU_PHOTOS = DATASETS / "openalpr-benchmarks" / "endtoend" / "eu"
+US_PHOTOS = DATASETS / "openalpr-benchmarks" / "endtoend" / "us"
 
 
 def test_int8_detector_loads_from_the_package_assets_with_its_checksum():
@@ -109,8 +112,22 @@ def test_forcing_int8_on_a_cpu_where_it_saturates_is_logged_once(monkeypatch, ca
     detect._warn_inexact_int8.cache_clear()
 
 
-def test_only_the_int8_detector_plans_its_memory_per_frame_size():
-    # The float model's planned block took the agent past 400 MB (models/README.md).
-    for setting, planned in (("float", False), ("int8", True)):
-        detector = TextLinePlateDetector(replace(ReaderConfig(), detector=setting))
-        assert detector.text_detector.session.get_session_options().enable_mem_pattern is planned
+def _resident_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.parametrize("setting", DETECTORS[1:])
+def test_the_detector_does_not_grow_with_each_new_image_size(setting):
+    # Memory patterns (one planned block per input shape) grew the INT8
+    # detector by ~85 MB on a second round of the same three sizes; a unit
+    # sees a new shape with every following window and every still.
+    bound_heap()  # as the agent does
+    detector = TextLinePlateDetector(replace(ReaderConfig(), detector=setting)).text_detector
+    image = cv2.imread(str(require(US_PHOTOS) / "car9.jpg"))
+    resident = []
+    for _ in range(2):
+        for side in (640, 800, 1024):  # stills of three sizes, each scanned at its own
+            detector(cv2.resize(image, (side, side * image.shape[0] // image.shape[1]), interpolation=cv2.INTER_AREA))
+        resident.append(_resident_mb())
+    assert resident[1] - resident[0] < 20, resident
