@@ -88,7 +88,12 @@ def plate_like(text: str, cfg: ReaderConfig, require_digit: bool = True) -> bool
 # Marks in a read with letters say nothing either: Czech stickers and
 # Slovak arms between character groups read as colons.
 _DATE = re.compile(r"^(19|20)\d\d((0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\d{0,6})?$")
-_STAMP_MARKS = re.compile(r":|(19|20)\d\d[-./=]|\d[-./=]\d\d[-./=]\d")
+_DATE_MARKS = r"(19|20)\d\d[-./=]|\d[-./=]\d\d[-./=]\d"
+_STAMP_MARKS = re.compile(":|" + _DATE_MARKS)
+# A date keeps its shape when one digit is read as a look-alike letter
+# (2014-04-30 as C014-04-30); a clock's colon in a row with a letter may
+# be a sticker's, so only a date's marks count there.
+_DATE_WITH_ONE_LETTER = re.compile(_DATE_MARKS)
 
 
 def plate_rank(text: str, raw: str = "") -> int:
@@ -100,6 +105,8 @@ def plate_rank(text: str, raw: str = "") -> int:
     """
     if text.isdigit():
         return 0 if _DATE.match(text) or _STAMP_MARKS.search(raw) else 1
+    if sum(ch.isalpha() for ch in text) == 1 and _DATE_WITH_ONE_LETTER.search(raw):
+        return 0
     return 2
 
 

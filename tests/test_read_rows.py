@@ -148,6 +148,13 @@ def test_a_clock_is_told_by_its_colons_not_by_its_digits():
     assert plate_rank("20140513") == 0  # a burnt-in date, colon or not
 
 
+def test_a_date_with_one_digit_read_as_a_letter_is_still_a_date():
+    # wts-lg-000031's 2014-04-30 stamp, as read at 1.25x the stream's detector side.
+    assert plate_rank("C0140430", raw="C014-04-30") == 0
+    assert plate_rank("2O14O430", raw="2O14-O4-30") == 2  # two letters: not read as a date
+    assert plate_rank("C0140430", raw="C0140430") == 2
+
+
 def test_a_date_is_told_by_its_separators_but_one_dash_is_no_date():
     year_month, day_first, rhode_island = TextRecognizer()(
         [_rendered("2014-04"), _rendered("28-04-14"), _rendered("697-241")])
