@@ -40,7 +40,7 @@ from .detect import TextLinePlateDetector
 from .errors import InputError
 from .ocr import describe_detector
 from .plates import letters_only
-from .read import make_reader
+from .read import make_reader, read_frame
 from .records import Box, Frame
 from .track import Tracker
 
@@ -123,7 +123,7 @@ def accuracy(folder: Path, engine: str, cfg: ReaderConfig) -> dict:
             reads = reader.read_crop(image)
         else:
             frame = Frame(image, 0, datetime.now(timezone.utc), str(sample.path), still=True)
-            reads = reader(frame, detector(frame))
+            reads = read_frame(frame, detector, reader)
         times.append((time.perf_counter() - start) * 1000)
         best = reads[0].text if reads else ""
         exact += best == sample.plate
@@ -163,7 +163,7 @@ def false_reads(folder: Path, cfg: ReaderConfig) -> dict:
         # the detector could find edges on.
         blanked = cv2.inpaint(image, mask, 5, cv2.INPAINT_TELEA)
         frame = Frame(blanked, 0, datetime.now(timezone.utc), str(sample.path), still=True)
-        found += [(sample.path.name, r.text, r.box) for r in reader(frame, detector(frame))]
+        found += [(sample.path.name, r.text, r.box) for r in read_frame(frame, detector, reader)]
         progress.step(i + 1)
     progress.close()
     return {"set": _set_name(folder), "photos": len(samples), "reads": len(found),

@@ -12,7 +12,7 @@ rows found in the frame before (follow.py).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Protocol
 
@@ -41,6 +41,15 @@ MAX_ASPECT = 12.0
 # dusk) scores 0.39-0.47, and 0.4 finds 2% more plates on the dev photos
 # for one more non-plate read per 100 photos.
 BOX_THRESH = 0.4
+# A still is one picture of its plates, and what the DB detector finds in
+# it, and where it sets a row's ends, moves with the scale it sees the
+# picture at: a pale plate on a large photo (PE3 R2X) shows only at 1.56x
+# the stream's side, a plate under a script state name (5LTA600) only whole
+# at 1.25x, while others read worse there. A still whose first look finds
+# no plate is therefore looked at again closer, at these multiples of
+# detect_max_side (read.read_frame). Streams keep one look per frame: the
+# tracker sees each plate many times, and time per frame is the budget.
+STILL_LOOKS = (1.0, 1.25, 1.5625)
 
 
 @dataclass
@@ -53,6 +62,8 @@ class ScanCounts:
 
 class PlateDetector(Protocol):
     def __call__(self, frame: Frame) -> list[PlateCandidate]: ...
+
+    def closer_looks(self, frame: Frame) -> list[PlateCandidate]: ...
 
 
 class TextLinePlateDetector:
@@ -83,8 +94,15 @@ class TextLinePlateDetector:
         self.follower.update([c.box for c in found], frame.captured_at, whole=windows is None)
         return found
 
+    def closer_looks(self, frame: Frame) -> list[PlateCandidate]:
+        """A still's candidates at its closer looks (STILL_LOOKS after the first), each tagged with its look."""
+        return [replace(c, look=look)
+                for look, factor in enumerate(STILL_LOOKS[1:], start=1)
+                for c in self.candidates(frame.image, upscale=True,
+                                         max_side=round(self.cfg.detect_max_side * factor))]
+
     def candidates(self, image: np.ndarray, upscale: bool = False,
-                   windows: list[Box] | None = None) -> list[PlateCandidate]:
+                   windows: list[Box] | None = None, max_side: int | None = None) -> list[PlateCandidate]:
         """Plate-row candidates, best first.
 
         `upscale` enlarges an image smaller than detect_max_side to it before
@@ -94,11 +112,11 @@ class TextLinePlateDetector:
         the image's own pixels, too small to read otherwise. Stream frames
         are not enlarged: the detector's time grows with the pixels, on
         every frame. With `windows`, only those parts of the image are
-        scanned (following).
+        scanned (following). `max_side` overrides detect_max_side.
         """
         h, w = image.shape[:2]
         out = []
-        for line in join_rows(self.text_detector(image, upscale=upscale, windows=windows)):
+        for line in join_rows(self.text_detector(image, upscale=upscale, windows=windows, max_side=max_side)):
             quad = line.quad.copy()
             quad[:, 0] = np.clip(quad[:, 0], 0, w - 1)
             quad[:, 1] = np.clip(quad[:, 1], 0, h - 1)

@@ -249,8 +249,10 @@ class TextDetector:
         self.unclip_ratio = unclip_ratio
 
     def __call__(self, image: np.ndarray, upscale: bool = False,
-                 windows: list[Box] | None = None) -> list[TextBox]:
+                 windows: list[Box] | None = None, max_side: int | None = None) -> list[TextBox]:
         """The text lines of the image, or only of the given windows of it (image pixels).
+
+        `max_side` overrides the detector's own for this one image.
 
         A window is detected on exactly the pixels the whole image's scan
         would give the model there, on the model's 32-pixel grid
@@ -259,7 +261,7 @@ class TextDetector:
         """
         h, w = image.shape[:2]
         if windows is None:
-            resized = _resized(image, self.max_side, upscale)
+            resized = _resized(image, max_side or self.max_side, upscale)
             prob = self.session.run(None, {"x": _blob(resized)})[0][0, 0]
             return self._boxes(prob, w / resized.shape[1], h / resized.shape[0])
         rw, rh, how = _detector_size(image, self.max_side, upscale)
@@ -376,6 +378,11 @@ class TextRecognizer:
     # of the other rows in its batch. It costs time: read stage 37 -> 58 ms
     # per highway frame, so streams, voted over many frames, do without.
     REFERENCE_CANVAS = 320
+    # Rows per run. The arena keeps the largest batch's activations for good,
+    # ~10 MB a row at full width: with the 20-30 rows of a still looked at
+    # closer (detect.STILL_LOOKS) in one run, bench accuracy on the US
+    # photos peaked at 847 MB, at 8 rows a run at 508 MB, for the same reads.
+    MAX_BATCH = 8
 
     def __init__(self, threads: int = 1, charset: str = PLATE_CHARSET, min_char_prob: float = MIN_CHAR_PROB):
         self.min_char_prob = min_char_prob
@@ -394,6 +401,12 @@ class TextRecognizer:
         self._look_alikes = [[at[c] for c in _group_of(ch) if c in at] or [i] for i, ch in enumerate(self._labels)]
 
     def __call__(self, crops: list[np.ndarray], min_canvas: int = 0) -> list[TextLine]:
+        out = []
+        for start in range(0, len(crops), self.MAX_BATCH):
+            out += self._read(crops[start:start + self.MAX_BATCH], min_canvas)
+        return out
+
+    def _read(self, crops: list[np.ndarray], min_canvas: int) -> list[TextLine]:
         if not crops:
             return []
         widths = [min(self.MAX_WIDTH, max(8, math.ceil(self.HEIGHT * c.shape[1] / max(1, c.shape[0])))) for c in crops]

@@ -12,13 +12,13 @@ import logging
 import re
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Callable, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 import cv2
 import numpy as np
 
 from .config import ReaderConfig
-from .detect import TextLinePlateDetector, quad_size
+from .detect import PlateDetector, TextLinePlateDetector, quad_size
 from .ocr import TextLine, TextRecognizer, rectify
 from .plate_formats import apply_formats, fits
 from .plates import fold, letters_only
@@ -143,7 +143,7 @@ class RowReader:
         if frame.still:
             quads = [c.quad for c in candidates]
             lines, read_at = self.read_rows_of_still(frame.image, quads, require_digit=True)
-            return _keep_plates(frame, candidates, lines, self.cfg, verify=True, read_at=read_at)
+            return vote_looks(_ranked_plates(frame, candidates, lines, self.cfg, verify=True, read_at=read_at))
         to_read, matched = self._settled.split(candidates, frame.captured_at)
         chosen = [candidates[i] for i in to_read]
         lines = self.read_rows(frame.image, [c.quad for c in chosen], require_digit=True)
@@ -259,11 +259,90 @@ def _with_edges(line: TextLine, wider: TextLine, cfg: ReaderConfig) -> TextLine:
     return wider if min(added) >= WIDEN_MIN_PROB else line
 
 
+# A read's place in the frame's order: plate_rank (a letters-only read
+# counts 1), standing alone rather than stacked, then confidence.
+RankKey = tuple[int, bool, float]
+
+
+class Ranked(NamedTuple):
+    key: RankKey
+    look: int  # the candidate's look (detect.STILL_LOOKS)
+    read: PlateRead
+
+
 def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[TextLine],
                  cfg: ReaderConfig, require_digit: bool = True, verify: bool = False,
                  read_at: list[np.ndarray] | None = None,
                  context: list[PlateCandidate] | None = None) -> list[PlateRead]:
-    """The plate-like reads, best first.
+    """The plate-like reads, best first (see _ranked_plates)."""
+    ranked = _ranked_plates(frame, candidates, lines, cfg, require_digit, verify, read_at, context)
+    ranked.sort(key=lambda r: r.key, reverse=True)
+    return [r.read for r in ranked]
+
+
+def read_frame(frame: Frame, detector: PlateDetector, reader: PlateReader) -> list[PlateRead]:
+    """The plate reads of one frame, best first: detect, then read.
+
+    A still whose first look gives no read of letters and digits is looked
+    at closer (detect.STILL_LOOKS) and its rows of every look read again
+    and merged (vote_looks). Looking closer at every still found the same
+    plates (dev photos) at three times the time.
+    """
+    candidates = detector(frame)
+    reads = reader(frame, candidates)
+    if frame.still and not any(plate_rank(r.text) == 2 and not letters_only(r.text) for r in reads):
+        closer = detector.closer_looks(frame)
+        if closer:
+            reads = reader(frame, candidates + closer)
+    return reads
+
+
+def vote_looks(ranked: list[Ranked]) -> list[PlateRead]:
+    """A still's reads of each row over its looks merged into one, best first.
+
+    Reads of different looks whose boxes overlap (IoU above LOOK_OVERLAP)
+    are one row seen at several scales. The first look's read of a row
+    stands where there is one: the closer looks are there to find rows it
+    missed, and where it read a row, letting them outvote it lost a plate
+    to a sticker read as a character (4B2 1875 as 4B281875, at two looks
+    of three). A row the first look missed takes the text with the most
+    summed confidence over the closer looks. A row ranks by its text's
+    summed confidence, and stands alone where most of that confidence does.
+    """
+    groups: list[list[Ranked]] = []
+    for r in ranked:
+        for group in groups:
+            if all(r.look != other.look for other in group) and \
+                    any(r.read.box.iou(other.read.box) > LOOK_OVERLAP for other in group):
+                group.append(r)
+                break
+        else:
+            groups.append([r])
+    out: list[tuple[RankKey, PlateRead]] = []
+    for group in groups:
+        support: dict[str, float] = {}
+        for r in group:
+            support[r.read.text] = support.get(r.read.text, 0.0) + r.read.confidence
+        first = [r for r in group if r.look == 0]
+        text = first[0].read.text if first else max(support, key=lambda t: (support[t], t))
+        same = [r for r in group if r.read.text == text]
+        alone = sum(r.read.confidence for r in same if r.key[1]) >= support[text] / 2
+        best = max(same, key=lambda r: r.read.confidence)
+        out.append(((best.key[0], alone, support[text]), best.read))
+    out.sort(key=lambda pair: pair[0], reverse=True)
+    return [read for _, read in out]
+
+
+# Boxes of one row found at two looks overlap by far more than this; two
+# rows of one look (a plate and the dealer line under it) by far less.
+LOOK_OVERLAP = 0.3
+
+
+def _ranked_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[TextLine],
+                   cfg: ReaderConfig, require_digit: bool = True, verify: bool = False,
+                   read_at: list[np.ndarray] | None = None,
+                   context: list[PlateCandidate] | None = None) -> list[Ranked]:
+    """The plate-like reads, each with its RankKey.
 
     `verify` checks the image around each row for a plate (verify.py); not
     inside a crop, whose whole-crop row touches the border by design. The
@@ -278,8 +357,10 @@ def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[Tex
     `context` is all of the frame's rows, when only some are read
     (settle.py).
     """
-    others = [c.quad for c in (context or candidates)] if verify else []
-    ranked: list[tuple[tuple[int, bool, float], PlateRead]] = []
+    # Rows stack only with rows of their own look: a still's other looks
+    # find the same rows again.
+    others = (context or candidates) if verify else []
+    ranked: list[Ranked] = []
     read_at = read_at or [c.quad for c in candidates]
     for candidate, line, quad in zip(candidates, lines, read_at):
         # Judge the read as the model wrote it, before formats rewrite glyphs.
@@ -295,7 +376,8 @@ def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[Tex
             continue
         stacked = False
         if verify:
-            evidence = plate_evidence(frame.image, candidate.quad, others, row=quad)
+            evidence = plate_evidence(frame.image, candidate.quad,
+                                      [c.quad for c in others if c.look == candidate.look], row=quad)
             if not evidence.plausible_for(line.text) or (vanity and not evidence.closed):
                 continue
             stacked = evidence.stacked_rows > 0
@@ -304,9 +386,8 @@ def _keep_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[Tex
                          crop=evidence_crop(frame.image, candidate.box))
         # A letters-only read ranks with all-digit ones, below a read of letters and digits.
         rank = 1 if vanity else plate_rank(read.text)
-        ranked.append(((rank, not stacked, read.confidence), read))
-    ranked.sort(key=lambda pair: pair[0], reverse=True)
-    return [read for _, read in ranked]
+        ranked.append(Ranked((rank, not stacked, read.confidence), candidate.look, read))
+    return ranked
 
 
 def make_reader(cfg: ReaderConfig) -> PlateReader:

@@ -64,6 +64,8 @@ class PlateCandidate:
     # 4x2 float32 corner points (clockwise from top-left) of the possibly
     # rotated text region; the reader rectifies along them.
     quad: np.ndarray
+    # Which of a still's looks (detect.STILL_LOOKS) found it; 0 on a stream.
+    look: int = 0
 
 
 @dataclass(frozen=True)

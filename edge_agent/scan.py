@@ -17,7 +17,7 @@ from .capture import IMAGE_EXTENSIONS, natural_key, open_source
 from .config import CameraConfig, ReaderConfig
 from .detect import TextLinePlateDetector
 from .errors import InputError
-from .read import make_reader
+from .read import make_reader, read_frame
 from .records import Frame, PlateRead
 
 
@@ -47,7 +47,7 @@ def scan(paths: list[str], reader_cfg: ReaderConfig) -> Iterator[tuple[str, Fram
     for path in expand(paths):
         with open_source(CameraConfig(source=path)) as source:
             for frame in source.frames():
-                yield path, frame, reader(frame, detector(frame))
+                yield path, frame, read_frame(frame, detector, reader)
 
 
 def print_jsonl(results, out: TextIO = sys.stdout) -> int:

@@ -28,7 +28,7 @@ from .ocr import describe_detector
 from .policy import admit_hotlist, disclosure_recorder, record_config, require_policy
 from .hotlist_sync import HotlistSync, empty_hotlist
 from .publish import HitPublisher, hit_topic
-from .read import PlateReader, make_reader
+from .read import PlateReader, make_reader, read_frame
 from .records import Hit, VehicleRead
 from .reload import reload_agent
 from .sd_notify import Notifier
@@ -160,7 +160,7 @@ class Agent:
             for frame in self._source.frames():
                 self.stats.frames += 1
                 self._alive()
-                reads = self.reader(frame, self.detector(frame))
+                reads = read_frame(frame, self.detector, self.reader)
                 # Carried reads (settle.py) are positions, not reads of this frame.
                 self.stats.reads += sum(not r.carried for r in reads)
                 for vehicle in self.tracker.update(reads, frame.captured_at):

@@ -182,11 +182,18 @@ def test_purge_keeps_running_while_the_agent_reads(tmp_path):
     add(store, make_hit("SOON123", datetime.now(timezone.utc) - 30 * DAY + timedelta(seconds=2)), "soon")
     store.close()
 
+    class NoPlates:  # at any look (read.read_frame)
+        def __call__(self, frame):
+            return []
+
+        def closer_looks(self, frame):
+            return []
+
     def slow_reader(frame, candidates):
         time.sleep(0.1)  # 40 frames: about 4 s, four purge intervals
         return []
 
-    agent = Agent(load_config(config), detector=lambda frame: [], reader=slow_reader)
+    agent = Agent(load_config(config), detector=NoPlates(), reader=slow_reader)
     agent.run(drain_timeout=0)
     purges = [e["what"] for e in AuditLog(tmp_path / "data").entries() if e["event"] == "purge"]
     assert purges[0].startswith("destroyed 0 hits")  # at start the hit was still within retention
