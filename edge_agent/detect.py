@@ -95,7 +95,12 @@ class TextLinePlateDetector:
         return found
 
     def closer_looks(self, frame: Frame) -> list[PlateCandidate]:
-        """A still's candidates at its closer looks (STILL_LOOKS after the first), each tagged with its look."""
+        """A still's candidates at its closer looks (STILL_LOOKS after the first), each tagged with its look.
+
+        None where `[reader] closer_looks` is off.
+        """
+        if not self.cfg.closer_looks:
+            return []
         return [replace(c, look=look)
                 for look, factor in enumerate(STILL_LOOKS[1:], start=1)
                 for c in self.candidates(frame.image, upscale=True,

@@ -7,14 +7,16 @@ from datetime import datetime, timezone
 import cv2
 import numpy as np
 
-from edge_agent.config import ReaderConfig
+from edge_agent.config import ReaderConfig, load_config
 from edge_agent.detect import TextLinePlateDetector
 from edge_agent.read import Ranked, make_reader, read_frame, vote_looks
 from edge_agent.records import Box, Frame, PlateRead
 
 try:
+    from agent_configs import write_config
     from datasets import DATASETS, require
 except ImportError:  # tests/ imported as a package
+    from tests.agent_configs import write_config
     from tests.datasets import DATASETS, require
 
 US_PHOTOS = DATASETS / "openalpr-benchmarks" / "endtoend" / "us"
@@ -93,6 +95,15 @@ def test_a_pale_plate_the_first_look_misses_is_read_closer():
 def test_a_still_read_at_its_first_look_is_not_looked_at_again():
     texts, detector = read_photo("wts-lg-000047.jpg")
     assert texts == ["CLT0108"] and detector.closer_calls == 0
+
+
+def test_closer_looks_can_be_turned_off(tmp_path):
+    photo = require(US_PHOTOS) / "car9.jpg"
+    frame = Frame(cv2.imread(str(photo)), 0, NOW, str(photo), still=True)
+    cfg = load_config(write_config(tmp_path, source=photo.parent, port=1883, hotlist="plate\nAB1234\n",
+                                    reader="closer_looks = false")).reader
+    assert cfg.closer_looks is False
+    assert read_frame(frame, TextLinePlateDetector(cfg), make_reader(cfg)) == []
 
 
 def test_stream_frames_get_one_look_even_with_no_plate():
