@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import datetime, timezone
 
 import cv2
 import numpy as np
 
+from edge_agent.broker import LocalBroker
 from edge_agent.config import ReaderConfig, load_config
 from edge_agent.detect import TextLinePlateDetector
 from edge_agent.read import Ranked, make_reader, read_frame, vote_looks
@@ -15,9 +19,11 @@ from edge_agent.records import Box, Frame, PlateRead
 try:
     from agent_configs import write_config
     from datasets import DATASETS, require
+    from mqtt_helpers import Subscriber
 except ImportError:  # tests/ imported as a package
     from tests.agent_configs import write_config
     from tests.datasets import DATASETS, require
+    from tests.mqtt_helpers import Subscriber
 
 US_PHOTOS = DATASETS / "openalpr-benchmarks" / "endtoend" / "us"
 CFG = ReaderConfig()
@@ -109,3 +115,22 @@ def test_closer_looks_can_be_turned_off(tmp_path):
 def test_stream_frames_get_one_look_even_with_no_plate():
     texts, detector = read_photo("car9.jpg", still=False)
     assert texts == [] and detector.closer_calls == 0
+
+
+def test_the_agent_on_an_image_folder_alerts_on_a_plate_only_a_closer_look_reads(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "car9.jpg").symlink_to(require(US_PHOTOS) / "car9.jpg")  # read in place
+    with LocalBroker() as broker:
+        config = write_config(tmp_path, source=folder, port=broker.port,
+                              hotlist="plate,category,ref\nPE3R2X,stolen-vehicle,R-9\n",
+                              tracker="min_frames = 1")
+        sub = Subscriber(broker.host, broker.port, "alpr/+/+/hit")
+        try:
+            proc = subprocess.run([sys.executable, "-m", "edge_agent", "run", "--config", str(config)],
+                                  capture_output=True, text=True, timeout=600)
+            assert proc.returncode == 0, proc.stderr[-2000:]
+            alerts = [json.loads(m.payload) for m in sub.wait_for(1, timeout=10)]
+        finally:
+            sub.close()
+    assert [a["plate"] for a in alerts] == ["PE3R2X"]
