@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -174,3 +177,16 @@ def publish(host: str, port: int, topic: str, payload: bytes, *, retain: bool = 
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def alerts_of_a_run(config: Path, host: str, port: int, count: int,
+                    timeout: float = 600) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """Run the agent to the end of its source; the hit alerts it sent, once `count` have arrived."""
+    sub = Subscriber(host, port, "alpr/+/+/hit")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "edge_agent", "run", "--config", str(config)],
+                              capture_output=True, text=True, timeout=timeout)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return proc, [json.loads(m.payload) for m in sub.wait_for(count, timeout=10)]
+    finally:
+        sub.close()

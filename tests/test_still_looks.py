@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from datetime import datetime, timezone
 
 import cv2
@@ -19,11 +16,11 @@ from edge_agent.records import Box, Frame, PlateRead
 try:
     from agent_configs import write_config
     from datasets import DATASETS, require
-    from mqtt_helpers import Subscriber
+    from mqtt_helpers import alerts_of_a_run
 except ImportError:  # tests/ imported as a package
     from tests.agent_configs import write_config
     from tests.datasets import DATASETS, require
-    from tests.mqtt_helpers import Subscriber
+    from tests.mqtt_helpers import alerts_of_a_run
 
 US_PHOTOS = DATASETS / "openalpr-benchmarks" / "endtoend" / "us"
 CFG = ReaderConfig()
@@ -125,12 +122,5 @@ def test_the_agent_on_an_image_folder_alerts_on_a_plate_only_a_closer_look_reads
         config = write_config(tmp_path, source=folder, port=broker.port,
                               hotlist="plate,category,ref\nPE3R2X,stolen-vehicle,R-9\n",
                               tracker="min_frames = 1")
-        sub = Subscriber(broker.host, broker.port, "alpr/+/+/hit")
-        try:
-            proc = subprocess.run([sys.executable, "-m", "edge_agent", "run", "--config", str(config)],
-                                  capture_output=True, text=True, timeout=600)
-            assert proc.returncode == 0, proc.stderr[-2000:]
-            alerts = [json.loads(m.payload) for m in sub.wait_for(1, timeout=10)]
-        finally:
-            sub.close()
+        _, alerts = alerts_of_a_run(config, broker.host, broker.port, 1)
     assert [a["plate"] for a in alerts] == ["PE3R2X"]

@@ -8,9 +8,6 @@ non-hit kept under the retention policy.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 from agent_configs import write_config
@@ -18,7 +15,7 @@ from datasets import DATASETS, require
 from edge_agent.broker import LocalBroker
 from edge_agent.config.retention import RetentionConfig
 from edge_agent.store import Store
-from mqtt_helpers import Subscriber
+from mqtt_helpers import alerts_of_a_run
 
 EU_PHOTOS = DATASETS / "openalpr-benchmarks" / "endtoend" / "eu"
 # G WAGEN and BIMMIAN are vanity plates; test_003 shows SI819AK and a FELICIA
@@ -40,14 +37,7 @@ def test_a_listed_vanity_plate_alerts_and_unlisted_letters_leave_no_trace(tmp_pa
                               # would otherwise take plates at about the same spot
                               # in the next photo for the same vehicle.
                               tracker="min_frames = 1\nmax_gap_seconds = 0.01")
-        sub = Subscriber(broker.host, broker.port, "alpr/+/+/hit")
-        try:
-            proc = subprocess.run([sys.executable, "-m", "edge_agent", "run", "--config", str(config)],
-                                  capture_output=True, text=True, timeout=600)
-            assert proc.returncode == 0, proc.stderr[-2000:]
-            alerts = [json.loads(m.payload) for m in sub.wait_for(1, timeout=10)]
-        finally:
-            sub.close()
+        proc, alerts = alerts_of_a_run(config, broker.host, broker.port, 1)
     assert [a["plate"] for a in alerts] == ["GWAGEN"]
     # GWAGEN (a hit) and SI819AK (a non-hit, kept minutes): BIMMIAN and FELICIA are not vehicles.
     assert "stopped after 3 frames" in proc.stderr and "2 vehicles, 1 hits" in proc.stderr
