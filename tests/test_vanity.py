@@ -8,7 +8,6 @@ non-hit kept under the retention policy.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from agent_configs import write_config
 from datasets import DATASETS, require
