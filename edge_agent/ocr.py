@@ -379,10 +379,12 @@ class TextRecognizer:
     # per highway frame, so streams, voted over many frames, do without.
     REFERENCE_CANVAS = 320
     # Rows per run. The arena keeps the largest batch's activations for good,
-    # ~10 MB a row at full width: with the 20-30 rows of a still looked at
-    # closer (detect.STILL_LOOKS) in one run, bench accuracy on the US
-    # photos peaked at 847 MB, at 8 rows a run at 508 MB, for the same reads.
-    MAX_BATCH = 8
+    # ~10 MB a row at full width. Reading the US dev photos (closer looks
+    # included) peaked at 847 MB with all of a still's rows in one run, 491
+    # MB at 8 rows a run and 423 MB at 4, at the same time and with the same
+    # reads on every dev photo and crop; at 2 and 1 a crop read changed
+    # (976BB0 as 976BBQ), as rows get other padding. Streams: the same time.
+    MAX_BATCH = 4
 
     def __init__(self, threads: int = 1, charset: str = PLATE_CHARSET, min_char_prob: float = MIN_CHAR_PROB):
         self.min_char_prob = min_char_prob
