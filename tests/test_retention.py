@@ -189,11 +189,16 @@ def test_purge_keeps_running_while_the_agent_reads(tmp_path):
         def closer_looks(self, frame):
             return []
 
-    def slow_reader(frame, candidates):
-        time.sleep(0.1)  # 40 frames: about 4 s, four purge intervals
-        return []
+    class SlowReader:  # 40 frames: about 4 s, four purge intervals
+        def __call__(self, frame, candidates):
+            time.sleep(0.1)
+            return []
 
-    agent = Agent(load_config(config), detector=NoPlates(), reader=slow_reader)
+        def rank_still(self, frame, candidates):  # the photos are stills (read.read_frame)
+            time.sleep(0.1)
+            return []
+
+    agent = Agent(load_config(config), detector=NoPlates(), reader=SlowReader())
     agent.run(drain_timeout=0)
     purges = [e["what"] for e in AuditLog(tmp_path / "data").entries() if e["event"] == "purge"]
     assert purges[0].startswith("destroyed 0 hits")  # at start the hit was still within retention
