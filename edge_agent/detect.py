@@ -21,7 +21,7 @@ import numpy as np
 
 from .config import ReaderConfig
 from .follow import Follower
-from .ocr import DETECTOR_MODELS, TextBox, TextDetector, int8_is_exact, order_quad, resolve_detector
+from .ocr import DETECTOR_MODELS, TextBox, TextDetector, detector_pixels, int8_is_exact, order_quad, resolve_detector
 from .records import Box, Frame, PlateCandidate
 
 log = logging.getLogger(__name__)
@@ -101,13 +101,18 @@ class TextLinePlateDetector:
         """
         if not self.cfg.closer_looks:
             return []
+        # A closer look scans no more pixels at once than the first look
+        # did: larger, it is scanned in tiles, so stills need no more
+        # memory than their first look (ocr.TextDetector).
+        budget = detector_pixels(frame.image, self.cfg.detect_max_side, upscale=True)
         return [replace(c, look=look)
                 for look, factor in enumerate(STILL_LOOKS[1:], start=1)
                 for c in self.candidates(frame.image, upscale=True,
-                                         max_side=round(self.cfg.detect_max_side * factor))]
+                                         max_side=round(self.cfg.detect_max_side * factor), max_pixels=budget)]
 
     def candidates(self, image: np.ndarray, upscale: bool = False,
-                   windows: list[Box] | None = None, max_side: int | None = None) -> list[PlateCandidate]:
+                   windows: list[Box] | None = None, max_side: int | None = None,
+                   max_pixels: int | None = None) -> list[PlateCandidate]:
         """Plate-row candidates, best first.
 
         `upscale` enlarges an image smaller than detect_max_side to it before
@@ -117,11 +122,13 @@ class TextLinePlateDetector:
         the image's own pixels, too small to read otherwise. Stream frames
         are not enlarged: the detector's time grows with the pixels, on
         every frame. With `windows`, only those parts of the image are
-        scanned (following). `max_side` overrides detect_max_side.
+        scanned (following). `max_side` overrides detect_max_side; an image
+        larger than `max_pixels` at it is scanned in tiles.
         """
         h, w = image.shape[:2]
         out = []
-        for line in join_rows(self.text_detector(image, upscale=upscale, windows=windows, max_side=max_side)):
+        for line in join_rows(self.text_detector(image, upscale=upscale, windows=windows, max_side=max_side,
+                                                     max_pixels=max_pixels)):
             quad = line.quad.copy()
             quad[:, 0] = np.clip(quad[:, 0], 0, w - 1)
             quad[:, 1] = np.clip(quad[:, 1], 0, h - 1)
