@@ -173,3 +173,18 @@ def test_the_agent_on_an_image_folder_alerts_on_a_plate_only_a_closer_look_reads
         _, alerts = alerts_of_a_run(config, broker.host, broker.port, 1)
     assert [a["plate"] for a in alerts] == ["PE3R2X"]
 
+
+def test_each_photo_of_a_folder_is_its_own_scene(tmp_path):
+    # wts-lg-000039's VLX039 sits where wts-lg-000041's 5LTA600 does: taken
+    # for one vehicle seen twice, the two reads were voted into one, and the
+    # listed plate was never alerted.
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("wts-lg-000039.jpg", "wts-lg-000041.jpg"):
+        (folder / name).symlink_to(require(US_PHOTOS) / name)
+    with LocalBroker() as broker:
+        config = write_config(tmp_path, source=folder, port=broker.port,
+                              hotlist="plate,category,ref\nVLX039,stolen-vehicle,R-1\n5LTA600,stolen-vehicle,R-2\n",
+                              tracker="min_frames = 1")
+        _, alerts = alerts_of_a_run(config, broker.host, broker.port, 2)
+    assert sorted(a["plate"] for a in alerts) == ["5LTA600", "VLX039"]
