@@ -438,16 +438,15 @@ class TextRecognizer:
     # PaddleOCR and RapidOCR lay every row on a canvas at least this wide
     # (rec_img_shape 3x48x320), padded with zeros, as the model was
     # trained. A short row on a canvas of its own width reads a little
-    # worse (6WHS906 as 6WHS206), and its read then depends on the widths
-    # of the other rows in its batch. It costs time: read stage 37 -> 58 ms
-    # per highway frame, so streams, voted over many frames, do without.
+    # worse (6WHS906 as 6WHS206). It costs time: read stage 37 -> 58 ms
+    # per highway frame, so streams, voted over many frames, do without,
+    # and read each run's rows on its widest row's canvas.
     REFERENCE_CANVAS = 320
     # Rows per run. The arena keeps the largest batch's activations for good,
     # ~10 MB a row at full width. Reading the US dev photos (closer looks
     # included) peaked at 847 MB with all of a still's rows in one run, 491
     # MB at 8 rows a run and 423 MB at 4, at the same time and with the same
-    # reads on every dev photo and crop; at 2 and 1 a crop read changed
-    # (976BB0 as 976BBQ), as rows get other padding. Streams: the same time.
+    # reads on every dev photo and crop. Streams: the same time.
     MAX_BATCH = 4
 
     def __init__(self, threads: int = 1, charset: str = PLATE_CHARSET, min_char_prob: float = MIN_CHAR_PROB):
@@ -467,15 +466,38 @@ class TextRecognizer:
         self._look_alikes = [[at[c] for c in _group_of(ch) if c in at] or [i] for i, ch in enumerate(self._labels)]
 
     def __call__(self, crops: list[np.ndarray], min_canvas: int = 0) -> list[TextLine]:
-        out = []
-        for start in range(0, len(crops), self.MAX_BATCH):
-            out += self._read(crops[start:start + self.MAX_BATCH], min_canvas)
-        return out
+        """Each crop's read, in order.
+
+        With `min_canvas` (a still's rows), a row is read on a canvas as wide
+        as itself or min_canvas, whichever is wider, never as wide as another
+        row of its batch, so its read does not move with the rows read
+        beside it: rows share a run only with rows of the same canvas.
+        Without it (a stream's rows, voted over frames), a run's rows share
+        the widest one's canvas, which spares runs.
+        """
+        if not min_canvas:
+            groups = [list(range(len(crops)))]
+        else:
+            by_canvas: dict[int, list[int]] = {}
+            for i, crop in enumerate(crops):
+                by_canvas.setdefault(max(min_canvas, self._width(crop)), []).append(i)
+            groups = list(by_canvas.values())
+        out: list[TextLine | None] = [None] * len(crops)
+        for group in groups:
+            for start in range(0, len(group), self.MAX_BATCH):
+                part = group[start:start + self.MAX_BATCH]
+                for i, line in zip(part, self._read([crops[i] for i in part], min_canvas)):
+                    out[i] = line
+        return out  # type: ignore[return-value]
+
+    def _width(self, crop: np.ndarray) -> int:
+        """The crop's width once scaled to the model's height."""
+        return min(self.MAX_WIDTH, max(8, math.ceil(self.HEIGHT * crop.shape[1] / max(1, crop.shape[0]))))
 
     def _read(self, crops: list[np.ndarray], min_canvas: int) -> list[TextLine]:
         if not crops:
             return []
-        widths = [min(self.MAX_WIDTH, max(8, math.ceil(self.HEIGHT * c.shape[1] / max(1, c.shape[0])))) for c in crops]
+        widths = [self._width(c) for c in crops]
         batch = np.zeros((len(crops), 3, self.HEIGHT, max(min_canvas, *widths)), np.float32)
         for i, (crop, width) in enumerate(zip(crops, widths)):
             resized = cv2.resize(crop, (width, self.HEIGHT), interpolation=cv2.INTER_CUBIC)
