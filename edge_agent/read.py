@@ -314,8 +314,9 @@ def vote_looks(ranked: list[Ranked]) -> list[PlateRead]:
     missed, and where it read a row, letting them outvote it lost a plate
     to a sticker read as a character (4B2 1875 as 4B281875, at two looks
     of three). A row the first look missed takes the text with the most
-    summed confidence over the closer looks. A row ranks by its text's
-    summed confidence, and stands alone where most of that confidence does.
+    summed confidence over the closer looks, if it is read as surely as
+    CLOSER_ONLY_MIN_CONFIDENCE asks. A row ranks by its text's summed
+    confidence, and stands alone where most of that confidence does.
     """
     groups: list[list[Ranked]] = []
     for r in ranked:
@@ -334,6 +335,8 @@ def vote_looks(ranked: list[Ranked]) -> list[PlateRead]:
         first = [r for r in group if r.look == 0]
         text = first[0].read.text if first else max(support, key=lambda t: (support[t], t))
         same = [r for r in group if r.read.text == text]
+        if not first and max(r.read.confidence for r in same) < CLOSER_ONLY_MIN_CONFIDENCE:
+            continue
         alone = sum(r.read.confidence for r in same if r.key[1]) >= support[text] / 2
         best = max(same, key=lambda r: r.read.confidence)
         out.append(((best.key[0], alone, support[text]), best.read))
@@ -344,6 +347,13 @@ def vote_looks(ranked: list[Ranked]) -> list[PlateRead]:
 # Boxes of one row found at two looks overlap by far more than this; two
 # rows of one look (a plate and the dealer line under it) by far less.
 LOOK_OVERLAP = 0.3
+# A row only the closer looks find was missed where the first look found
+# nothing plate-like, which on a photo with no plate is every time: such
+# rows are the likeliest to be invented, and must be read as surely as a
+# letters-only row. On the dev photos the closer looks' only plates read at
+# 0.95 and 1.0, and their invented rows (14-29 px tall lines on trucks and
+# walls) at 0.65-0.85.
+CLOSER_ONLY_MIN_CONFIDENCE = LETTERS_ONLY_MIN_CONFIDENCE
 
 
 def _ranked_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[TextLine],

@@ -53,9 +53,20 @@ def test_a_row_the_first_look_missed_takes_the_closer_looks_surest_text():
     assert [r.text for r in reads] == ["PE3R2X"]
     # Beside a row read once by the first look, more surely than either.
     sign = Box(300, 40, 80, 20)
-    reads = vote_looks([ranked("EXIT79B", .99, sign, 0), ranked("PE3R2X", .7, PLATE, 1),
-                        ranked("PE3R2X", .7, PLATE_CLOSER, 2)])
+    reads = vote_looks([ranked("EXIT79B", .99, sign, 0), ranked("PE3R2X", .93, PLATE, 1),
+                        ranked("PE3R2X", .91, PLATE_CLOSER, 2)])
     assert [r.text for r in reads] == ["PE3R2X", "EXIT79B"]
+
+
+def test_a_row_only_the_closer_looks_find_must_be_read_surely():
+    # A 14 px line of a truck's lettering, found at the closest look only,
+    # read as I6SME at 0.66 on a photo whose plate was painted out.
+    lettering = Box(111, 156, 40, 14)
+    assert vote_looks([ranked("I6SME", .66, lettering, 2)]) == []
+    assert vote_looks([ranked("I6SME", .66, lettering, 1), ranked("I6SME", .66, lettering, 2)]) == []
+    # Read by the first look, the same confidence stands: the first look's
+    # reads answer to min_confidence only.
+    assert [r.text for r in vote_looks([ranked("I6SME", .66, lettering, 0)])] == ["I6SME"]
 
 
 def test_rows_of_one_look_are_never_merged():
@@ -71,7 +82,7 @@ def test_a_row_read_at_every_look_outranks_one_read_once_and_stands_alone_by_mos
     # line seen at one closer look stands alone.
     dealer = Box(100, 100, 70, 15)
     reads = vote_looks([ranked("CYZ5139", 1.0, PLATE, 0, alone=False), ranked("CYZ5139", 1.0, PLATE_CLOSER, 1),
-                        ranked("CYZ5139", 1.0, PLATE, 2), ranked("R0UST0N7", .79, dealer, 2)])
+                        ranked("CYZ5139", 1.0, PLATE, 2), ranked("R0UST0N7", .99, dealer, 2)])
     assert [r.text for r in reads] == ["CYZ5139", "R0UST0N7"]
 
 
