@@ -163,13 +163,7 @@ class Agent:
                 reads = read_frame(frame, self.detector, self.reader)
                 # Carried reads (settle.py) are positions, not reads of this frame.
                 self.stats.reads += sum(not r.carried for r in reads)
-                vehicles = self.tracker.update(reads, frame.captured_at)
-                if frame.still:
-                    # A still is its own scene (Frame.still): a plate in the
-                    # next photo at the same spot is another vehicle, and
-                    # joined to this one's track, one of the two was lost.
-                    vehicles += self.tracker.flush()
-                for vehicle in vehicles:
+                for vehicle in self.tracker.update(reads, frame.captured_at, still=frame.still):
                     self.handle(vehicle)
                 if time.monotonic() - last_purge > self.cfg.retention.purge_interval_seconds:
                     self._purge()

@@ -39,6 +39,13 @@ MAX_OPEN_TRACKS = 64  # a flood of ghost reads must not grow memory either
 # Weight of text dissimilarity (0..1) in the association cost, in plate
 # widths: a tie-breaker between tracks at nearly the same distance.
 TEXT_WEIGHT = 0.1
+# A photo of a folder (Frame.still) may be the next snapshot of the same
+# passing vehicle, or another vehicle at the same spot, and the time
+# between two photos says nothing (they are stamped as they are read). So
+# a still's read joins a track only if it reads alike (difflib ratio, look-
+# alikes folded): one or two characters apart on a 7-character plate
+# (0.86, 0.71), where another car's plate is not (VLX039 and 5LTA600: 0.31).
+STILL_MIN_SIMILARITY = 0.7
 # A track is closed only once a processed frame has gone by without it: a
 # unit that takes longer than max_gap_seconds per frame (a Pi on a busy
 # scene, the float detector on a slow x86 core) would otherwise close every
@@ -116,8 +123,11 @@ class Tracker:
     def open_tracks(self) -> int:
         return len(self._tracks)
 
-    def update(self, reads: list[PlateRead], now: datetime) -> list[VehicleRead]:
-        """Add one frame's reads; return the vehicles whose tracks closed."""
+    def update(self, reads: list[PlateRead], now: datetime, still: bool = False) -> list[VehicleRead]:
+        """Add one frame's reads; return the vehicles whose tracks closed.
+
+        `still`: the frame is a photo of a folder (STILL_MIN_SIMILARITY).
+        """
         # Close stale tracks first, so a new car stopping where an old one
         # stood does not inherit its reads. abs(): a clock stepped back (NTP,
         # a new file) must close tracks too, not leave them open for hours.
@@ -125,7 +135,7 @@ class Tracker:
         for t in self._tracks:
             t.missed += 1  # until a read of this frame joins it
         # A read without text carries nothing to vote on.
-        self._associate([r for r in reads if r.text], now)
+        self._associate([r for r in reads if r.text], now, STILL_MIN_SIMILARITY if still else 0.0)
         age = self.max_track_seconds
         aged = self._take(lambda t: abs((now - t.first_seen).total_seconds()) >= age)
         if len(self._tracks) > MAX_OPEN_TRACKS:
@@ -156,7 +166,7 @@ class Tracker:
         self._tracks = keep
         return out
 
-    def _associate(self, reads: list[PlateRead], now: datetime) -> None:
+    def _associate(self, reads: list[PlateRead], now: datetime, min_similarity: float) -> None:
         pairs: list[tuple[float, int, int]] = []
         for ti, t in enumerate(self._tracks):
             px, py = t.predicted(now)
@@ -168,6 +178,8 @@ class Tracker:
                 if jump > self.cfg.max_jump_plate_widths:
                     continue
                 sim = SequenceMatcher(None, last_text, fold(r.text)).ratio()
+                if sim < min_similarity:
+                    continue
                 pairs.append((jump + TEXT_WEIGHT * (1.0 - sim), ti, ri))
         # Greedy, cheapest pair first: one read per track, one track per read.
         pairs.sort()

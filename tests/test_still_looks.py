@@ -185,10 +185,11 @@ def test_the_agent_on_an_image_folder_alerts_on_a_plate_only_a_closer_look_reads
     assert [a["plate"] for a in alerts] == ["PE3R2X"]
 
 
-def test_each_photo_of_a_folder_is_its_own_scene(tmp_path):
+def test_photos_of_a_folder_are_one_vehicle_only_if_they_read_alike(tmp_path):
     # wts-lg-000039's VLX039 sits where wts-lg-000041's 5LTA600 does: taken
     # for one vehicle seen twice, the two reads were voted into one, and the
-    # listed plate was never alerted.
+    # listed plate was never alerted. (Snapshots of one passing vehicle
+    # still join: test_agent's folders of highway frames.)
     folder = tmp_path / "photos"
     folder.mkdir()
     for name in ("wts-lg-000039.jpg", "wts-lg-000041.jpg"):

@@ -126,6 +126,21 @@ def test_a_stalled_camera_does_not_join_the_car_before_it_to_the_car_after_it():
     assert [v.text for v in t.flush()] == ["AFTER22"]
 
 
+def test_photos_join_at_the_same_spot_only_if_they_read_alike():
+    # Photos of a folder: the next snapshot of one vehicle, or another
+    # vehicle parked where the last one stood.
+    t = Tracker(TrackerConfig(min_frames=1))
+    out = t.update([pr("VLX039", 100, 100, 0)], at(0), still=True)
+    out += t.update([pr("5LTA600", 102, 100, 1)], at(1), still=True)
+    out += t.update([pr("5LTA6O0", 104, 100, 2)], at(2), still=True)
+    out += t.flush()
+    assert sorted(v.text for v in out) == ["5LTA600", "VLX039"]
+    # The same reads as frames of a stream are one vehicle by position.
+    t = Tracker(TrackerConfig(min_frames=1))
+    out = t.update([pr("VLX039", 100, 100, 0)], at(0)) + t.update([pr("5LTA600", 102, 100, 1)], at(1))
+    assert len(out + t.flush()) == 1
+
+
 def test_vote_fixes_single_frame_errors_per_position():
     reads = [pr("6380CCS", 0, 0, 0, 0.6), pr("G380CCS", 0, 0, 1, 0.7), pr("6380CC5", 0, 0, 2, 0.7)]
     v = vote(reads, 3, at(0), at(2))
