@@ -271,9 +271,12 @@ class TextDetector:
         scanned in overlapping tiles of at most that many pixels (tiles()).
         The model's activations grow with its input, and the arena keeps
         the largest for good: a 1600x1200 scan took ~180 MB, against ~80 MB
-        for 1024x768. A row in a tile's overlap is found whole in one tile
-        and cut at the other's edge, where it is dropped; one found whole in
-        both comes out twice, for join_rows to merge.
+        for 1024x768. Each tile gives only the rows centred in its core (up
+        to the middle of its overlaps), where a row narrower than the
+        overlap lies whole and away from the tile's edge: the model sees
+        well past a row, and near a tile's edge it boxed car9's pale plate
+        larger than the whole scan did. Rows the model is unsure of may
+        still come and go with what else a tile shows.
         """
         h, w = image.shape[:2]
         rw, rh, how = _detector_size(image, max_side or self.max_side, upscale)
@@ -322,9 +325,10 @@ class TextDetector:
 
 
 # Overlap of two neighbouring tiles, detector pixels: a row up to this wide
-# lies whole inside one of them. Rows are found at a closer look because
-# they are small; a plate's row filling a third of a 1024-pixel look is
-# read at the first.
+# centred in a tile's core lies whole inside that tile. Rows are found at a
+# closer look because they are small; a plate's row filling a third of a
+# 1024-pixel look is read at the first. Overlap costs time: a 1600x1216
+# look in four tiles took 800 against 626 ms whole (median, 30 US photos).
 TILE_OVERLAP = 320
 
 
