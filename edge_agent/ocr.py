@@ -338,7 +338,10 @@ class Tile(NamedTuple):
 
 
 def tiles(rw: int, rh: int, max_pixels: int) -> list[Tile]:
-    """The fewest overlapping tiles on the 32-pixel grid covering rw x rh, each of at most max_pixels."""
+    """The fewest overlapping tiles on the 32-pixel grid covering rw x rh, each of at most max_pixels.
+
+    One tile, the whole input, where no tiling with TILE_OVERLAP fits.
+    """
     def spans(size: int, n: int) -> list[tuple[int, int]]:
         if n == 1:
             return [(0, size)]
@@ -361,7 +364,9 @@ def tiles(rw: int, rh: int, max_pixels: int) -> list[Tile]:
                     and (best is None or (nx * ny, area) < best[0]):
                 best = ((nx * ny, area), xs, ys)
     if best is None:
-        raise ValueError(f"no tiling of {rw}x{rh} fits {max_pixels} pixels")
+        # A budget too small for tiles that overlap (detect_max_side near
+        # its 320 floor): such a look is small enough to scan whole.
+        return [Tile((0, 0, rw, rh), (0, 0, rw, rh))]
     _, xs, ys = best
     return [Tile((x0, y0, x1, y1), (cx0, cy0, cx1, cy1))
             for (y0, y1), (cy0, cy1) in zip(ys, cores(ys, rh))

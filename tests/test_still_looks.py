@@ -142,6 +142,15 @@ def test_a_closer_look_is_cut_into_overlapping_tiles_no_larger_than_the_first_lo
         assert [t.window for t in cut] == [(0, 0, rw, rh)]
 
 
+def test_a_closer_look_too_small_for_overlapping_tiles_is_scanned_whole():
+    # detect_max_side at its floor (320): the closest look is 512x384, and
+    # no tile wider than the overlap fits a 320x224 budget.
+    assert [t.window for t in tiles(512, 384, 320 * 224)] == [(0, 0, 512, 384)]
+    image = cv2.imread(str(require(US_PHOTOS) / "car9.jpg"))
+    frame = Frame(image, 0, NOW, "car9.jpg", still=True)
+    assert isinstance(TextLinePlateDetector(ReaderConfig(detect_max_side=320)).closer_looks(frame), list)
+
+
 def test_closer_looks_in_tiles_find_the_rows_of_a_whole_scan_and_need_no_more_memory():
     bound_heap()  # as the agent does
     image = cv2.imread(str(require(US_PHOTOS) / "car9.jpg"))
