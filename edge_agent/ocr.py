@@ -342,14 +342,15 @@ def tiles(rw: int, rh: int, max_pixels: int) -> list[Tile]:
 
     One tile, the whole input, where no tiling with TILE_OVERLAP fits.
     """
-    def spans(size: int, n: int) -> list[tuple[int, int]]:
+    def spans(size: int, n: int) -> list[tuple[int, int]] | None:
+        """n spans of one length overlapping by TILE_OVERLAP; None where n does not split `size`."""
         if n == 1:
             return [(0, size)]
         step = -(-(size + (n - 1) * TILE_OVERLAP) // n // 32) * 32
         if step >= size:
-            return [(0, size)] * n
+            return None
         starts = [min(size - step, round(i * (size - step) / (n - 1) / 32) * 32) for i in range(n)]
-        return [(s, s + step) for s in starts]
+        return [(s, s + step) for s in starts] if len(set(starts)) == n else None
 
     def cores(sp: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
         cuts = [0] + [(a[1] + b[0]) // 2 for a, b in zip(sp, sp[1:])] + [size]
@@ -359,9 +360,10 @@ def tiles(rw: int, rh: int, max_pixels: int) -> list[Tile]:
     for nx in range(1, 9):
         for ny in range(1, 9):
             xs, ys = spans(rw, nx), spans(rh, ny)
+            if xs is None or ys is None:
+                continue
             area = (xs[0][1] - xs[0][0]) * (ys[0][1] - ys[0][0])
-            if area <= max_pixels and len(set(xs)) == nx and len(set(ys)) == ny \
-                    and (best is None or (nx * ny, area) < best[0]):
+            if area <= max_pixels and (best is None or (nx * ny, area) < best[0]):
                 best = ((nx * ny, area), xs, ys)
     if best is None:
         # A budget too small for tiles that overlap (detect_max_side near

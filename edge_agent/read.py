@@ -289,8 +289,8 @@ def read_frame(frame: Frame, detector: PlateDetector, reader: PlateReader) -> li
     """The plate reads of one frame, best first: detect, then read.
 
     A still whose first look gives no read of letters and digits is looked
-    at closer (detect.STILL_LOOKS) and its rows of every look read and
-    merged (vote_looks). Looking closer at every still found the same
+    at closer (detect.STILL_LOOKS): the closer looks' rows are read, and
+    every look's reads merged (vote_looks). Looking closer at every still found the same
     plates (dev photos) at three times the time.
     """
     candidates = detector(frame)
@@ -335,10 +335,10 @@ def vote_looks(ranked: list[Ranked]) -> list[PlateRead]:
         first = [r for r in group if r.look == 0]
         text = first[0].read.text if first else max(support, key=lambda t: (support[t], t))
         same = [r for r in group if r.read.text == text]
-        if not first and max(r.read.confidence for r in same) < CLOSER_ONLY_MIN_CONFIDENCE:
+        best = max(same, key=lambda r: r.read.confidence)
+        if not first and best.read.confidence < CLOSER_ONLY_MIN_CONFIDENCE:
             continue
         alone = sum(r.read.confidence for r in same if r.key[1]) >= support[text] / 2
-        best = max(same, key=lambda r: r.read.confidence)
         out.append(((best.key[0], alone, support[text]), best.read))
     out.sort(key=lambda pair: pair[0], reverse=True)
     return [read for _, read in out]

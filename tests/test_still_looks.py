@@ -20,10 +20,12 @@ try:
     from agent_configs import write_config
     from datasets import DATASETS, require
     from mqtt_helpers import alerts_of_a_run
+    from test_quantized_models import _resident_mb
 except ImportError:  # tests/ imported as a package
     from tests.agent_configs import write_config
     from tests.datasets import DATASETS, require
     from tests.mqtt_helpers import alerts_of_a_run
+    from tests.test_quantized_models import _resident_mb
 
 US_PHOTOS = DATASETS / "openalpr-benchmarks" / "endtoend" / "us"
 CFG = ReaderConfig()
@@ -170,11 +172,6 @@ def test_closer_looks_in_tiles_find_the_rows_of_a_whole_scan_and_need_no_more_me
     assert max(plate.iou(c.box) for c in tiled) > 0.7
     # Scanned whole, the 1600-pixel look grew the detector's arena by ~70 MB.
     assert grown < 20, grown
-
-
-def _resident_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096 / 2**20
 
 
 def test_stream_frames_get_one_look_even_with_no_plate():
