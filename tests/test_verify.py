@@ -11,7 +11,8 @@ import pytest
 from edge_agent.config import ReaderConfig
 from edge_agent.detect import TextLinePlateDetector
 from edge_agent.records import Box
-from edge_agent.verify import PlateEvidence, looks_like_plate, plate_evidence, stacked_rows
+from edge_agent.verify import (PlateEvidence, character_heights, looks_like_plate, plate_evidence, stacked_rows,
+                               two_heights)
 
 try:
     from datasets import DATASETS, HIGHWAY, require
@@ -154,3 +155,42 @@ def test_an_all_digit_read_must_sit_on_a_closed_panel():
     # ...a number painted on a truck's bumper, read as digits, may not.
     assert not one_open.plausible_for("9937410")
     assert closed.plausible_for("9937410")
+
+
+def test_a_sign_line_of_two_sizes_is_not_a_plate():
+    # "EXIT 79B" on a motorway sign: the word in small capitals, the exit
+    # number taller, in one row. It was read as a plate once the plate below
+    # was painted out (bench false-reads).
+    path = require(ENDTOEND / "eu" / "eu10.jpg")
+    image, quad, quads = row_at(path, 633, 124)
+    heights = character_heights(image, quad)
+    assert two_heights(heights), heights
+    assert not looks_like_plate(image, quad, quads, text="EXIT79B")
+
+
+def test_two_heights_needs_two_runs_not_odd_components():
+    assert two_heights([17, 17, 17, 17, 24, 25, 24])
+    assert two_heights([30, 31, 30, 20, 21, 20])  # tall run first
+    # A plate's bolt, an EU band or a seal is one odd component, not a run.
+    assert not two_heights([12, 23, 23, 23, 23, 24, 23, 24])
+    assert not two_heights([37, 23, 20, 20, 20, 20, 20])
+    assert not two_heights([22, 22, 12, 22, 23, 23, 23, 23])
+    # Runs of one size, or too short to be runs.
+    assert not two_heights([20, 21, 20, 22, 21, 20])
+    assert not two_heights([15, 15, 24, 24])
+
+
+def test_rendered_rows_of_one_and_of_two_sizes():
+    def row(parts):
+        image = np.full((120, 420, 3), 235, np.uint8)
+        x = 20
+        for text, scale in parts:
+            cv2.putText(image, text, (x, 80), cv2.FONT_HERSHEY_SIMPLEX, scale, (20, 20, 20), 3)
+            x += cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 3)[0][0] + 20
+        ys, xs = np.nonzero(image[:, :, 0] < 128)
+        quad = np.float32([[xs.min() - 6, ys.min() - 6], [xs.max() + 6, ys.min() - 6],
+                           [xs.max() + 6, ys.max() + 6], [xs.min() - 6, ys.max() + 6]])
+        return character_heights(image, quad)
+
+    assert not two_heights(row([("ABC", 1.5), ("1234", 1.5)]))
+    assert two_heights(row([("EXIT", 1.0), ("798", 1.6)]))
