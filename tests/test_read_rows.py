@@ -66,6 +66,18 @@ def test_a_texas_plate_boxed_short_of_its_first_letter_is_read_whole():
     assert [r.text for r in reads] == ["CLT0108"]
 
 
+def test_a_plate_boxed_short_of_a_whole_character_group_is_read_whole():
+    # At 0.85 of its size, or re-saved as JPEG, car3's "1A MW240" is boxed
+    # as its second group alone. Read a quarter row height wider it gains
+    # the A, and is still no known format: a row that grew may have lost
+    # more, so it is read again 0.75 row heights wider, which gains the 1.
+    image = cv2.imread(str(require(US_PHOTOS) / "car3.jpg"))
+    quad = np.float32([[425, 544], [519, 544], [519, 589], [425, 589]])  # "MW240" and a sliver of the A
+    reader = make_reader(CFG)
+    assert reader.recognizer([rectify(image, quad)], min_canvas=TextRecognizer.REFERENCE_CANVAS)[0].text == "MW240"
+    assert [line.text for line in reader.read_rows(image, [quad], True, still=True)] == ["1AMW240"]
+
+
 def test_a_sign_line_of_two_sizes_is_not_read_as_a_plate():
     # "EXIT 79B" on a road sign over the car: read at ~1.0, on a panel that
     # passes the enclosure check, but its word is set smaller than its
