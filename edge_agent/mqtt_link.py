@@ -211,6 +211,15 @@ class MqttLink:
             (ACK, gen, mid, str(rc) if rc.is_failure else ""))
         client.on_message = self._on_message
         client.on_log = self._on_log
+        # Without an event loop registered, paho writes a message at once
+        # from the thread that publishes it (the outbox's, the status
+        # reporter's) while this thread may be reading the same socket. Under
+        # TLS that is two threads in one SSL connection at once, which OpenSSL
+        # does not allow: the broker got garbled records and dropped the unit
+        # (test_tls failed 4 runs in 20), and each reconnect re-sent the hit. A
+        # no-op registration leaves every write to this thread's loop(), which
+        # paho wakes through its socket pair.
+        client.on_socket_register_write = lambda c, u, sock: None
         return client
 
     def _on_log(self, client: paho.Client, userdata: Any, level: int, text: str) -> None:
