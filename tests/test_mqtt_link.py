@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from edge_agent.config.mqtt import MqttConfig
 from edge_agent.mqtt_link import ACK, MqttLink
 
-
-def wait_for(done, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
+from test_publish import wait_until
 
 
 def test_messages_published_from_other_threads_are_written_by_the_network_thread(mosquitto):
@@ -28,7 +20,7 @@ def test_messages_published_from_other_threads_are_written_by_the_network_thread
     link.add_listener(lambda event: event[0] == ACK and acks.append(event))
     link.start()
     try:
-        assert wait_for(lambda: link.connected)
+        assert wait_until(lambda: link.connected)
         client = link._current[1]
         writers: set[str] = set()
         loop_write = client.loop_write
@@ -40,7 +32,7 @@ def test_messages_published_from_other_threads_are_written_by_the_network_thread
         client.loop_write = recording_loop_write
         for n in range(20):
             assert link.publish("test/one-writer", b"hit %d" % n) is not None
-        assert wait_for(lambda: len(acks) == 20)
+        assert wait_until(lambda: len(acks) == 20)
         assert writers == {"mqtt-link"}
     finally:
         link.stop()
