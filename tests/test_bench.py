@@ -53,6 +53,21 @@ def test_accuracy_scores_photos_and_crops_in_one_table(tmp_path):
     assert rows[f"{tmp_path.name}/crops"][1:6] == ["ppocr", "1", "100.0%", "100.0%", "100.0%"]
 
 
+def test_accuracy_can_read_the_photos_altered(tmp_path):
+    # How far the rates hold on photos a little unlike the dev ones: each
+    # photo resized, or re-saved as JPEG, before it is read. The labelled
+    # box moves with the resizing, so the plate still counts as found.
+    photos = photo_set(tmp_path, ["car12"])
+    done = bench("accuracy", str(photos), "--scale", "0.5", "--jpeg", "80")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].endswith("; photos scaled by 0.5; re-saved as JPEG quality 80")
+    assert table(done.stdout)[f"{tmp_path.name}/photos"][1:3] == ["ppocr", "1"]
+    assert table(done.stdout)[f"{tmp_path.name}/photos"][5] == "100.0%"  # detected
+    done = bench("accuracy", str(photos), "--scale", "0")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "edge-agent: bench: --scale must be between 0.1 and 4, not 0.0"
+
+
 def test_false_reads_lists_what_is_left_once_the_plate_is_painted_out(tmp_path):
     # car3's labelled plate is on a removal van whose side carries a phone number.
     photos = photo_set(tmp_path, ["car12", "car3"])
