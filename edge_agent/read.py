@@ -184,26 +184,24 @@ class RowReader:
 
     def read_rows(self, image: np.ndarray, quads: list[np.ndarray], require_digit: bool,
                   still: bool = False) -> list[TextLine]:
-        """Read each row, and read plate-like ones again a little wider (WIDEN_BY), some further (WIDEN_FURTHER_BY)."""
+        """Read each row; read a plate-like one that fits no format again wider (WIDEN_BY), and further
+        (WIDEN_FURTHER_BY) if that made it grow and it still fits none."""
         options = self.still_options if still else {}
         lines = self.recognizer([rectify(image, q) for q in quads], **options)
-        again = [i for i, line in enumerate(lines)
-                 if plate_like(line.text, self.cfg, require_digit) and not fits(apply_formats(line).text)]
-        if not again:
-            return lines
+        todo = [i for i, line in enumerate(lines)
+                if plate_like(line.text, self.cfg, require_digit) and not fits(apply_formats(line).text)]
         h, w = image.shape[:2]
-        wider = self.recognizer([rectify(image, widen(quads[i], WIDEN_BY, w, h)) for i in again], **options)
-        grew = []
-        for i, line in zip(again, wider):
-            before = lines[i].text
-            lines[i] = _with_edges(lines[i], line, self.cfg)
-            if lines[i].text != before and not fits(apply_formats(lines[i]).text):
-                grew.append(i)
-        if grew:
-            further = self.recognizer([rectify(image, widen(quads[i], WIDEN_FURTHER_BY, w, h)) for i in grew],
-                                      **options)
-            for i, line in zip(grew, further):
+        for by in (WIDEN_BY, WIDEN_FURTHER_BY):
+            if not todo:
+                break
+            wider = self.recognizer([rectify(image, widen(quads[i], by, w, h)) for i in todo], **options)
+            grew = []
+            for i, line in zip(todo, wider):
+                before = lines[i].text
                 lines[i] = _with_edges(lines[i], line, self.cfg)
+                if lines[i].text != before and not fits(apply_formats(lines[i]).text):
+                    grew.append(i)
+            todo = grew
         return lines
 
     def read_crop(self, image: np.ndarray) -> list[PlateRead]:
@@ -306,8 +304,8 @@ def read_frame(frame: Frame, detector: PlateDetector, reader: PlateReader) -> li
 
     A still whose first look gives no read of letters and digits is looked
     at closer (detect.STILL_LOOKS): the closer looks' rows are read, and
-    every look's reads merged (vote_looks). Looking closer at every still found the same
-    plates (dev photos) at three times the time.
+    every look's reads merged (vote_looks). Looking closer at every still
+    found the same plates (dev photos) at three times the time.
     """
     candidates = detector(frame)
     if not frame.still:
