@@ -122,6 +122,39 @@ def test_a_number_painted_on_a_truck_is_not_read_but_an_all_digit_plate_is():
     assert reads[0] == "1049338" and all(r.isalpha() for r in reads[1:])
 
 
+def _painted_out(photo) -> Frame:
+    """The photo with its labelled plate inpainted, as `bench false-reads` paints it."""
+    image = cv2.imread(str(photo))
+    name, x, y, w, h, _ = photo.with_suffix(".txt").read_text().split("\t")
+    mask = np.zeros(image.shape[:2], np.uint8)
+    x, y, w, h = int(x), int(y), int(w), int(h)
+    mask[max(0, y - 4):y + h + 4, max(0, x - 4):x + w + 4] = 255
+    return Frame(cv2.inpaint(image, mask, 5, cv2.INPAINT_TELEA), 0, datetime.now(timezone.utc), str(photo), still=True)
+
+
+def test_a_badge_read_as_digits_unsurely_is_not_an_all_digit_plate():
+    # us1 without its plate: the BMW's chrome 323i badge reads 3231, at
+    # ~0.62, on a boot lid the panel check finds closed.
+    frame = _painted_out(require(US_PHOTOS) / "us1.jpg")
+    reader, candidates = make_reader(CFG), TextLinePlateDetector(CFG)(frame)
+    lines = reader.recognizer([rectify(frame.image, c.quad) for c in candidates])
+    assert any(x.text == "3231" and x.confidence < read.ALL_DIGITS_MIN_CONFIDENCE for x in lines)
+    assert [r.text for r in read.read_frame(frame, TextLinePlateDetector(CFG), reader) if not r.text.isalpha()] == []
+
+
+def test_a_watermark_is_told_by_its_copyright_mark():
+    # eu3 without its plate: the photographer's (c)SW722 in the corner reads
+    # SW722 at 1.0, a plate's length and mix of letters and digits.
+    frame = _painted_out(require(EU_PHOTOS) / "eu3.jpg")
+    reader = make_reader(CFG)
+    reads = read.read_frame(frame, TextLinePlateDetector(CFG), reader)
+    assert [r.text for r in reads if not r.text.isalpha()] == []
+    assert plate_rank("SW722", raw="©SW722") == 0
+    assert plate_rank("SW722", raw="SW722") == 2
+    # An emblem between character groups may read as a mark (va636's seal).
+    assert plate_rank("1255GM", raw="125©5GM") == 2
+
+
 def test_a_plate_boxed_with_its_bumper_is_judged_where_its_row_was_read():
     # The detector's box for YD6-L3C takes in the black bumper around the
     # white plate: judged on that box, the row's background is the bumper,
