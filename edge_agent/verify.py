@@ -162,12 +162,8 @@ def open_sides(image: np.ndarray, quad: np.ndarray) -> tuple[str, ...]:
     win = cv2.GaussianBlur(win, (3, 3), 0).astype(np.float32)
     gray = cv2.cvtColor(win, cv2.COLOR_BGR2GRAY)
 
-    # Characters and background of the row: Otsu's split; the background is
-    # the larger part.
     row_gray = gray[my:my + H, mx:mx + W]
-    _, high = cv2.threshold(row_gray.astype(np.uint8), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    high = high.astype(bool)
-    background = high if high.mean() >= 0.5 else ~high
+    background = row_background(row_gray.astype(np.uint8))
     if background.all() or not background.any():
         return ()
     row = win[my:my + H, mx:mx + W]
@@ -210,11 +206,18 @@ def open_sides(image: np.ndarray, quad: np.ndarray) -> tuple[str, ...]:
     return tuple(out)
 
 
+def row_background(gray: np.ndarray) -> np.ndarray:
+    """The background pixels of a rectified row (uint8 grey): the larger side of Otsu's split, the other side being the characters."""
+    _, high = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    high = high.astype(bool)
+    return high if high.mean() >= 0.5 else ~high
+
+
 def character_heights(image: np.ndarray, quad: np.ndarray) -> list[int]:
     """Heights of the row's character-like components, left to right (row rectified to RUN_ROW_HEIGHT px).
 
-    The characters are the smaller side of Otsu's split of the row, as in
-    open_sides. Components under a quarter of the row's height (dots,
+    The characters are the row without its background (row_background), as
+    in open_sides. Components under a quarter of the row's height (dots,
     noise), much wider than tall (a bar, characters run together) or
     spanning the whole grown row (a frame's edge) are not characters.
     """
@@ -227,8 +230,7 @@ def character_heights(image: np.ndarray, quad: np.ndarray) -> list[int]:
     matrix = cv2.getPerspectiveTransform(grown, np.float32([[0, 0], [W, 0], [W, H], [0, H]]))
     gray = cv2.cvtColor(cv2.warpPerspective(image, matrix, (W, H), flags=cv2.INTER_LINEAR,
                                             borderMode=cv2.BORDER_REPLICATE), cv2.COLOR_BGR2GRAY)
-    _, high = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    ink = (high == 0) if high.mean() >= 0.5 else (high == 1)
+    ink = ~row_background(gray)
     _, _, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
     chars = [(x, h) for x, y, w, h, _ in stats[1:]
              if h >= 0.25 * H and w <= 1.5 * h and not (y <= 0 and y + h >= H)]
