@@ -10,11 +10,12 @@
       reads an image folder; video frames are read once (bench speed).
   bench speed [--video FILE] [--size 1280x720] [--seconds N] [--detector auto|float|int8]
       Frames per second and per-stage milliseconds of the full pipeline.
-  bench false-reads DIR [--list]
+  bench false-reads DIR [--list] [--as-stream]
       Reads left on labelled photos once their plate is painted out; --list
       names each, to be sorted by eye into other vehicles' plates and
       invented reads. Reads of letters alone are also counted apart: the
-      agent keeps them only when they hit.
+      agent keeps them only when they hit. --as-stream reads each photo as
+      a camera frame (one look, rows read once) instead of as a still.
   bench soak --video FILE [--frames 10000]
       Resident memory of the whole running agent, sampled as it goes.
 """
@@ -163,18 +164,31 @@ def accuracy(folder: Path, engine: str, cfg: ReaderConfig, alter: Alteration = A
             "peak_rss_mb": peak_rss_mb()}
 
 
-def false_reads(folder: Path, cfg: ReaderConfig) -> dict:
+# A stream frame is at most this wide (a 1280x720 camera), so a photo read
+# as one is shrunk to it first.
+STREAM_WIDTH = 1280
+
+
+def false_reads(folder: Path, cfg: ReaderConfig, as_stream: bool = False) -> dict:
     """Reads on photos whose labelled plate has been painted out.
 
     An upper bound on invented reads: a photo may show another vehicle's
-    real plate, which counts here too.
+    real plate, which counts here too. `as_stream` reads each photo as a
+    camera's frame rather than as a still of an image folder: at most
+    STREAM_WIDTH wide, scanned whole, each row read once and at one look,
+    as every frame of a stream is before the tracker votes.
     """
     kind, samples = load_samples(folder)
     if kind != "photos":
         raise InputError(f"bench: false-reads needs labelled photos (NAME.txt), not crops: {folder}")
+    if as_stream:
+        # Each photo is another scene: no following of the last one's rows,
+        # no settled rows carried over from it.
+        cfg = replace(cfg, full_scan_seconds=0.0, reread_every=1)
     detector = TextLinePlateDetector(cfg)
     reader = make_reader(cfg)
     found: list[tuple[str, str, Box]] = []
+    t0 = datetime.now(timezone.utc)
     progress = Progress(len(samples), f"{_set_name(folder)}/false-reads")
     for i, sample in enumerate(samples):
         image = _read_image(sample)
@@ -184,8 +198,12 @@ def false_reads(folder: Path, cfg: ReaderConfig) -> dict:
         # Inpainting leaves a plate-sized smooth patch, not a black box that
         # the detector could find edges on.
         blanked = cv2.inpaint(image, mask, 5, cv2.INPAINT_TELEA)
-        frame = Frame(blanked, 0, datetime.now(timezone.utc), str(sample.path), still=True)
-        found += [(sample.path.name, r.text, r.box) for r in read_frame(frame, detector, reader)]
+        shrink = Alteration(scale=min(1.0, STREAM_WIDTH / blanked.shape[1]) if as_stream else 1.0)
+        # Stamped a minute apart: nothing of one photo's scan carries over to the next.
+        frame = Frame(shrink(blanked), i, t0 + timedelta(minutes=i), str(sample.path), still=not as_stream)
+        # Boxes are listed in the photo's own pixels.
+        back = Alteration(scale=1.0 / shrink.scale)
+        found += [(sample.path.name, r.text, back.box(r.box)) for r in read_frame(frame, detector, reader)]
         progress.step(i + 1)
     progress.close()
     return {"set": _set_name(folder), "photos": len(samples), "reads": len(found),
@@ -321,8 +339,9 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
 
 
 def cmd_false_reads(args: argparse.Namespace) -> int:
-    print(describe_detector(ReaderConfig().detector))
-    results = [false_reads(Path(folder), ReaderConfig()) for folder in args.dirs]
+    print(describe_detector(ReaderConfig().detector)
+          + (f"; photos read as stream frames (at most {STREAM_WIDTH} wide, one look)" if args.as_stream else ""))
+    results = [false_reads(Path(folder), ReaderConfig(), args.as_stream) for folder in args.dirs]
     # Letters-only reads are counted apart: the agent keeps them only when
     # they hit (service.py), so they become neither vehicles nor non-hits.
     print(f"{'set':<14} {'photos':>6} {'reads':>6} {'per 1000':>9} {'letters-only':>13}")
@@ -376,6 +395,9 @@ def register(sub) -> None:
     p = kinds.add_parser("false-reads", help="reads left on labelled photos once their plate is painted out")
     p.add_argument("dirs", nargs="+", metavar="DIR")
     p.add_argument("--list", action="store_true", help="print each read with its photo and box")
+    p.add_argument("--as-stream", action="store_true",
+                   help=f"read each photo as a camera frame (at most {STREAM_WIDTH} wide, one look, rows read once), "
+                        "not as a still of an image folder")
     p.set_defaults(func=cmd_false_reads)
     p = kinds.add_parser("soak", help="resident memory of the running agent over many frames")
     from . import soak

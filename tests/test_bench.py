@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import cv2
+
 try:
     from datasets import DATASETS, require
 except ImportError:  # tests/ imported as a package
@@ -80,6 +82,32 @@ def test_false_reads_lists_what_is_left_once_the_plate_is_painted_out(tmp_path):
     assert len(listed) == int(reads) and float(per_1000) == 1000 * int(reads) / 2
     assert sum(line.endswith("(letters only: kept only if it hits)") for line in listed) == int(letters_only)
     assert all(line.split()[0] in ("car12.jpg", "car3.jpg") and " at x=" in line for line in listed)
+
+
+def test_false_reads_as_stream_reads_each_photo_as_a_camera_frame(tmp_path):
+    # wts-lg-000029 without its plate: a phone number on a rear window, read
+    # on a stream frame. The same photo enlarged 1.5x is shrunk back to a
+    # camera's 1280 for reading, and the read is listed where it is in the
+    # enlarged photo.
+    photos = photo_set(tmp_path, ["wts-lg-000029"])
+    big = tmp_path / "big"
+    big.mkdir()
+    image = cv2.imread(str(photos / "wts-lg-000029.jpg"))
+    cv2.imwrite(str(big / "wts-lg-000029.png"), cv2.resize(image, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC))
+    name, *box, plate = (photos / "wts-lg-000029.txt").read_text().strip().split("\t")
+    (big / "wts-lg-000029.txt").write_text("\t".join(["wts-lg-000029.png", *(str(round(int(v) * 1.5)) for v in box), plate]))
+    listed = {}
+    for folder in (photos, big):
+        done = bench("false-reads", "--list", "--as-stream", str(folder))
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[0].endswith("; photos read as stream frames (at most 1280 wide, one look)")
+        listed[folder] = {line.split()[1]: [int(v.split("=")[1]) for v in line.split()[3:7]]
+                          for line in done.stdout.splitlines() if line.startswith("    ")}
+    assert "6470604" in listed[photos] and "6470604" in listed[big]
+    (x, y, w, h), (bx, by, bw, bh) = [1.5 * v for v in listed[photos]["6470604"]], listed[big]["6470604"]
+    # Found at the same place: the row's box in the 1.5x photo covers the original's, scaled (IoU).
+    overlap = max(0, min(x + w, bx + bw) - max(x, bx)) * max(0, min(y + h, by + bh) - max(y, by))
+    assert overlap / (w * h + bw * bh - overlap) > 0.8
 
 
 def test_bad_folders_get_one_line_errors(tmp_path):
