@@ -1,6 +1,6 @@
 """`edge-agent bench`: accuracy and speed figures, printed, never asserted.
 
-  bench accuracy DIR [--reader ppocr,easyocr] [--detector auto|float|int8] [--scale F] [--jpeg Q]
+  bench accuracy DIR [--reader ppocr,easyocr] [--detector auto|float|int8] [--scale F] [--jpeg Q] [--passes N]
       DIR in the openalpr benchmark layout (NAME.jpg + NAME.txt with
       `NAME.jpg<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE`) or a crops folder with
       groundtruth.csv (`file,state,PLATE`). Prints exact %, folded % (O=0,
@@ -8,14 +8,19 @@
       per reader, all measured in the same run. Photos and crops are read
       as stills (each row at four heights, read.STILL_TRIMS), as the agent
       reads an image folder; video frames are read once (bench speed).
+      --passes N reads each photo as N frames of its vehicle driving away
+      (passes.py) through the tracker, and counts a plate read when the
+      agent reports it.
   bench speed [--video FILE] [--size 1280x720] [--seconds N] [--detector auto|float|int8]
       Frames per second and per-stage milliseconds of the full pipeline.
-  bench false-reads DIR [--list] [--as-stream]
+  bench false-reads DIR [--list] [--as-stream | --passes N]
       Reads left on labelled photos once their plate is painted out; --list
       names each, to be sorted by eye into other vehicles' plates and
       invented reads. Reads of letters alone are also counted apart: the
       agent keeps them only when they hit. --as-stream reads each photo as
-      a camera frame (one look, rows read once) instead of as a still.
+      a camera frame (one look, rows read once) instead of as a still;
+      --passes N as N frames of a vehicle's pass, through the tracker, and
+      counts the vehicles the agent would report too.
   bench soak --video FILE [--frames 10000]
       Resident memory of the whole running agent, sampled as it goes.
 """
@@ -40,6 +45,7 @@ from .config.reader import DETECTORS, ENGINES
 from .detect import TextLinePlateDetector
 from .errors import InputError
 from .ocr import describe_detector
+from .passes import END_SCALE, PASS_FPS, PASS_GAP_SECONDS, read_pass
 from .plates import letters_only
 from .read import make_reader, read_frame
 from .records import Box, Frame
@@ -130,9 +136,14 @@ class Alteration:
         return Box(round(box.x * f), round(box.y * f), max(1, round(box.w * f)), max(1, round(box.h * f)))
 
 
-def accuracy(folder: Path, engine: str, cfg: ReaderConfig, alter: Alteration = Alteration()) -> dict:
+def accuracy(folder: Path, engine: str, cfg: ReaderConfig, alter: Alteration = Alteration(),
+             passes: int = 0) -> dict:
     kind, samples = load_samples(folder)
     cfg = replace(cfg, engine=engine)
+    if passes:
+        if kind != "photos":
+            raise InputError(f"bench: --passes needs labelled photos (NAME.txt), not crops: {folder}")
+        return _accuracy_of_passes(folder, samples, cfg, passes)
     detector = TextLinePlateDetector(cfg)
     reader = make_reader(cfg)
     exact = folded = detected = 0
@@ -164,19 +175,48 @@ def accuracy(folder: Path, engine: str, cfg: ReaderConfig, alter: Alteration = A
             "peak_rss_mb": peak_rss_mb()}
 
 
+def _accuracy_of_passes(folder: Path, samples: list[Sample], cfg: ReaderConfig, frames: int) -> dict:
+    """Each labelled plate as a vehicle's pass (passes.py): is it among what the agent reports?"""
+    detector = TextLinePlateDetector(cfg)
+    reader = make_reader(cfg)
+    tracker = Tracker(TrackerConfig())
+    exact = folded = 0
+    times = []
+    t0 = datetime.now(timezone.utc)
+    progress = Progress(len(samples), f"{_set_name(folder)}/{cfg.engine}/passes")
+    for i, sample in enumerate(samples):
+        image, plate = _as_stream_frame(_read_image(sample), sample.box)
+        start = time.perf_counter()
+        result = read_pass(image, plate, frames, t0 + timedelta(seconds=i * PASS_GAP_SECONDS),
+                           str(sample.path), detector, reader, tracker)
+        times.append((time.perf_counter() - start) * 1000 / frames)
+        texts = [v.text for v in result.vehicles]
+        exact += sample.plate in texts
+        folded += fold_o_i(sample.plate) in map(fold_o_i, texts)
+        progress.step(i + 1)
+    progress.close()
+    n = len(samples)
+    return {"set": _set_name(folder), "kind": "passes", "reader": cfg.engine, "n": n,
+            "exact": 100 * exact / n, "folded": 100 * folded / n, "detected": float("nan"),
+            "median_ms": statistics.median(times), "p90_ms": float(np.percentile(times, 90)),
+            "peak_rss_mb": peak_rss_mb()}
+
+
 # A stream frame is at most this wide (a 1280x720 camera), so a photo read
 # as one is shrunk to it first.
 STREAM_WIDTH = 1280
 
 
-def false_reads(folder: Path, cfg: ReaderConfig, as_stream: bool = False) -> dict:
+def false_reads(folder: Path, cfg: ReaderConfig, as_stream: bool = False, passes: int = 0) -> dict:
     """Reads on photos whose labelled plate has been painted out.
 
     An upper bound on invented reads: a photo may show another vehicle's
     real plate, which counts here too. `as_stream` reads each photo as a
     camera's frame rather than as a still of an image folder: at most
     STREAM_WIDTH wide, scanned whole, each row read once and at one look,
-    as every frame of a stream is before the tracker votes.
+    as every frame of a stream is before the tracker votes. `passes` reads
+    each photo as that many frames of its vehicle driving away (passes.py),
+    through the tracker, and counts what the agent reports as well.
     """
     kind, samples = load_samples(folder)
     if kind != "photos":
@@ -187,7 +227,9 @@ def false_reads(folder: Path, cfg: ReaderConfig, as_stream: bool = False) -> dic
         cfg = replace(cfg, full_scan_seconds=0.0, reread_every=1)
     detector = TextLinePlateDetector(cfg)
     reader = make_reader(cfg)
+    tracker = Tracker(TrackerConfig())
     found: list[tuple[str, str, Box]] = []
+    vehicles: list[tuple[str, str, float, int]] = []
     t0 = datetime.now(timezone.utc)
     progress = Progress(len(samples), f"{_set_name(folder)}/false-reads")
     for i, sample in enumerate(samples):
@@ -198,6 +240,14 @@ def false_reads(folder: Path, cfg: ReaderConfig, as_stream: bool = False) -> dic
         # Inpainting leaves a plate-sized smooth patch, not a black box that
         # the detector could find edges on.
         blanked = cv2.inpaint(image, mask, 5, cv2.INPAINT_TELEA)
+        if passes:
+            picture, plate = _as_stream_frame(blanked, b)
+            result = read_pass(picture, plate, passes, t0 + timedelta(seconds=i * PASS_GAP_SECONDS),
+                               str(sample.path), detector, reader, tracker)
+            found += [(sample.path.name, r.text, r.box) for r in result.frame_reads]
+            vehicles += [(sample.path.name, v.text, v.confidence, v.frames) for v in result.vehicles]
+            progress.step(i + 1)
+            continue
         shrink = Alteration(scale=min(1.0, STREAM_WIDTH / blanked.shape[1]) if as_stream else 1.0)
         # Stamped a minute apart: nothing of one photo's scan carries over to the next.
         frame = Frame(shrink(blanked), i, t0 + timedelta(minutes=i), str(sample.path), still=not as_stream)
@@ -206,9 +256,18 @@ def false_reads(folder: Path, cfg: ReaderConfig, as_stream: bool = False) -> dic
         found += [(sample.path.name, r.text, back.box(r.box)) for r in read_frame(frame, detector, reader)]
         progress.step(i + 1)
     progress.close()
-    return {"set": _set_name(folder), "photos": len(samples), "reads": len(found),
-            "per_1000": 1000 * len(found) / len(samples), "found": found,
-            "letters_only": sum(letters_only(text) for _, text, _ in found)}
+    frames = len(samples) * (passes or 1)
+    return {"set": _set_name(folder), "photos": len(samples), "frames": frames, "reads": len(found),
+            "per_1000": 1000 * len(found) / frames, "found": found,
+            "letters_only": sum(letters_only(text) for _, text, _ in found),
+            "vehicles": vehicles, "vehicles_per_1000": 1000 * len(vehicles) / frames,
+            "vehicles_letters_only": sum(letters_only(text) for _, text, _, _ in vehicles)}
+
+
+def _as_stream_frame(image: np.ndarray, plate: Box) -> tuple[np.ndarray, Box]:
+    """The photo shrunk to a camera frame's width if wider, and its plate box with it."""
+    shrink = Alteration(scale=min(1.0, STREAM_WIDTH / image.shape[1]))
+    return shrink(image), shrink.box(plate)
 
 
 def _read_image(sample: Sample) -> np.ndarray:
@@ -314,8 +373,10 @@ def print_accuracy(rows: list[dict]) -> None:
     print(f"{'set':<14} {'reader':<8} {'n':>4} {'exact':>7} {'folded':>7} {'detected':>9} "
           f"{'median':>9} {'p90':>9} {'peak RSS':>9}")
     for r in rows:
+        # A pass has no one box to check (the plate moves), so no detection rate.
+        detected = "-" if r["kind"] == "passes" else f"{r['detected']:.1f}%"
         print(f"{r['set']:<14} {r['reader']:<8} {r['n']:>4} {r['exact']:>6.1f}% {r['folded']:>6.1f}% "
-              f"{r['detected']:>8.1f}% {r['median_ms']:>6.0f} ms {r['p90_ms']:>6.0f} ms {r['peak_rss_mb']:>6.0f} MB")
+              f"{detected:>9} {r['median_ms']:>6.0f} ms {r['p90_ms']:>6.0f} ms {r['peak_rss_mb']:>6.0f} MB")
 
 
 def cmd_accuracy(args: argparse.Namespace) -> int:
@@ -325,33 +386,53 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
     if not 0 <= args.jpeg <= 100:
         raise InputError(f"bench: --jpeg must be a JPEG quality of 1 to 100 (0: no re-saving), not {args.jpeg}")
     alter = Alteration(args.scale, args.jpeg)
+    if args.passes and alter != Alteration():
+        raise InputError("bench: --passes reads each photo as it is: no --scale or --jpeg with it")
     print(describe_detector(cfg.detector)
           + (f"; photos scaled by {args.scale:g}" if args.scale != 1.0 else "")
-          + (f"; re-saved as JPEG quality {args.jpeg}" if args.jpeg else ""))
+          + (f"; re-saved as JPEG quality {args.jpeg}" if args.jpeg else "")
+          + (_passes_line(args.passes) if args.passes else ""))
     rows = []
     for folder in args.dirs:
         for engine in args.reader.split(","):
             if engine not in ENGINES:
                 raise InputError(f"bench: --reader: unknown reader {engine!r} (choose from {', '.join(ENGINES)})")
-            rows.append(accuracy(Path(folder), engine, cfg, alter))
+            rows.append(accuracy(Path(folder), engine, cfg, alter, args.passes))
     print_accuracy(rows)
     return 0
 
 
+def _passes_line(frames: int) -> str:
+    return (f"; each photo read as a vehicle's pass of {frames} frames ({frames / PASS_FPS:.2f} s at "
+            f"{PASS_FPS:g} fps, driving away to {END_SCALE:g}x its size), through the tracker")
+
+
 def cmd_false_reads(args: argparse.Namespace) -> int:
+    if args.passes and args.as_stream:
+        raise InputError("bench: --passes already reads photos as stream frames: no --as-stream with it")
     print(describe_detector(ReaderConfig().detector)
-          + (f"; photos read as stream frames (at most {STREAM_WIDTH} wide, one look)" if args.as_stream else ""))
-    results = [false_reads(Path(folder), ReaderConfig(), args.as_stream) for folder in args.dirs]
+          + (f"; photos read as stream frames (at most {STREAM_WIDTH} wide, one look)" if args.as_stream else "")
+          + (_passes_line(args.passes) if args.passes else ""))
+    results = [false_reads(Path(folder), ReaderConfig(), args.as_stream, args.passes) for folder in args.dirs]
     # Letters-only reads are counted apart: the agent keeps them only when
     # they hit (service.py), so they become neither vehicles nor non-hits.
-    print(f"{'set':<14} {'photos':>6} {'reads':>6} {'per 1000':>9} {'letters-only':>13}")
+    print(f"{'set':<14} {'photos':>6} {'frames':>6} {'reads':>6} {'per 1000':>9} {'letters-only':>13}"
+          + (f" {'vehicles':>9} {'per 1000':>9} {'letters-only':>13}" if args.passes else ""))
     for r in results:
-        print(f"{r['set']:<14} {r['photos']:>6} {r['reads']:>6} {r['per_1000']:>9.1f} {r['letters_only']:>13}")
+        print(f"{r['set']:<14} {r['photos']:>6} {r['frames']:>6} {r['reads']:>6} {r['per_1000']:>9.1f} "
+              f"{r['letters_only']:>13}"
+              + (f" {len(r['vehicles']):>9} {r['vehicles_per_1000']:>9.2f} {r['vehicles_letters_only']:>13}"
+                 if args.passes else ""))
         if args.list:
             # For sorting by eye into other vehicles' plates and invented reads.
             for name, text, box in r["found"]:
                 print(f"    {name}  {text}  at x={box.x} y={box.y} w={box.w} h={box.h}"
                       + ("  (letters only: kept only if it hits)" if letters_only(text) else ""))
+            if args.passes:
+                print("  reported by the agent (vehicles):")
+                for name, text, confidence, frames in r["vehicles"]:
+                    print(f"    {name}  {text}  confidence {confidence:.2f} over {frames} frames"
+                          + ("  (letters only: kept only if it hits)" if letters_only(text) else ""))
     return 0
 
 
@@ -381,6 +462,22 @@ def cmd_speed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_frames(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 2:
+        raise argparse.ArgumentTypeError(f"expected a number of frames of at least 2, got {value!r}")
+    return n
+
+
+def _add_passes(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--passes", type=_positive_frames, default=0, metavar="FRAMES",
+                   help="read each photo as a vehicle's pass of FRAMES stream frames, driving away, "
+                        f"through the tracker, and {what} (default: one look at each photo)")
+
+
 def register(sub) -> None:
     bench = sub.add_parser("bench", help="measure accuracy and speed (figures are printed)")
     kinds = bench.add_subparsers(dest="bench", required=True, metavar="KIND")
@@ -391,6 +488,7 @@ def register(sub) -> None:
                    help=f"text detector model (default: {ReaderConfig.detector})")
     p.add_argument("--scale", type=float, default=1.0, help="resize each photo by this factor first (default 1)")
     p.add_argument("--jpeg", type=int, default=0, help="re-save each photo as JPEG of this quality first (default: no)")
+    _add_passes(p, "count a plate as read when the agent reports it")
     p.set_defaults(func=cmd_accuracy)
     p = kinds.add_parser("false-reads", help="reads left on labelled photos once their plate is painted out")
     p.add_argument("dirs", nargs="+", metavar="DIR")
@@ -398,6 +496,7 @@ def register(sub) -> None:
     p.add_argument("--as-stream", action="store_true",
                    help=f"read each photo as a camera frame (at most {STREAM_WIDTH} wide, one look, rows read once), "
                         "not as a still of an image folder")
+    _add_passes(p, "count what the agent reports too")
     p.set_defaults(func=cmd_false_reads)
     p = kinds.add_parser("soak", help="resident memory of the running agent over many frames")
     from . import soak

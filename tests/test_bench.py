@@ -76,8 +76,8 @@ def test_false_reads_lists_what_is_left_once_the_plate_is_painted_out(tmp_path):
     done = bench("false-reads", "--list", str(photos))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()[1:]  # after the detector line
-    photos_n, reads, per_1000, letters_only = lines[1].split()[1:]
-    assert photos_n == "2"
+    photos_n, frames, reads, per_1000, letters_only = lines[1].split()[1:]
+    assert photos_n == frames == "2"  # one look at each
     listed = [line for line in lines[2:] if line.startswith("    ")]
     assert len(listed) == int(reads) and float(per_1000) == 1000 * int(reads) / 2
     assert sum(line.endswith("(letters only: kept only if it hits)") for line in listed) == int(letters_only)
@@ -108,6 +108,45 @@ def test_false_reads_as_stream_reads_each_photo_as_a_camera_frame(tmp_path):
     # Found at the same place: the row's box in the 1.5x photo covers the original's, scaled (IoU).
     overlap = max(0, min(x + w, bx + bw) - max(x, bx)) * max(0, min(y + h, by + bh) - max(y, by))
     assert overlap / (w * h + bw * bh - overlap) > 0.8
+
+
+def test_passes_count_what_the_agent_would_report(tmp_path):
+    # wts-lg-000029 as a vehicle's pass of 24 frames: its plate is one vehicle; painted
+    # out, the frames' reads (the phone number on its rear window, words) are listed, and
+    # what the tracker made of them is counted apart.
+    photos = photo_set(tmp_path, ["wts-lg-000029"])
+    plate = (photos / "wts-lg-000029.txt").read_text().split("\t")[-1].strip()
+    done = bench("accuracy", "--passes", "24", str(photos))
+    assert done.returncode == 0, done.stderr
+    assert "each photo read as a vehicle's pass of 24 frames" in done.stdout.splitlines()[0]
+    assert table(done.stdout)[f"{tmp_path.name}/photos"][1:6] == ["ppocr", "1", "100.0%", "100.0%", "-"]
+    done = bench("false-reads", "--passes", "24", "--list", str(photos))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[1].split() == ["set", "photos", "frames", "reads", "per", "1000", "letters-only",
+                                "vehicles", "per", "1000", "letters-only"]
+    counts = lines[2].split()
+    assert counts[:3] == [f"{tmp_path.name}/photos", "1", "24"]
+    listed = [line.split()[1] for line in lines[3:] if line.startswith("    ")]
+    reported = lines.index("  reported by the agent (vehicles):")
+    frame_reads, vehicles = listed[:reported - 3], listed[reported - 3:]
+    assert int(counts[3]) == len(frame_reads) > 0 and plate not in frame_reads
+    assert int(counts[6]) == len(vehicles) and set(vehicles) <= set(frame_reads)
+
+
+def test_passes_options_are_checked(tmp_path):
+    photos = photo_set(tmp_path, ["wts-lg-000029"])
+    for args, problem in ((["false-reads", "--passes", "12", "--as-stream"],
+                           "bench: --passes already reads photos as stream frames: no --as-stream with it"),
+                          (["accuracy", "--passes", "12", "--scale", "0.5"],
+                           "bench: --passes reads each photo as it is: no --scale or --jpeg with it"),
+                          (["accuracy", "--passes", "12"], f"bench: --passes needs labelled photos (NAME.txt), "
+                                                            f"not crops: {US_CROPS}")):
+        done = bench(*args, str(require(US_CROPS) if "crops" in problem else photos))
+        assert done.returncode == 2 and done.stderr.strip() == f"edge-agent: {problem}"
+    done = bench("accuracy", "--passes", "1", str(photos))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "expected a number of frames of at least 2, got '1'" in done.stderr
 
 
 def test_bad_folders_get_one_line_errors(tmp_path):
