@@ -28,7 +28,13 @@ except ImportError:  # tests/ imported as a package
     from tests.test_quantized_models import _resident_mb
 
 US_PHOTOS = DATASETS / "openalpr-benchmarks" / "endtoend" / "us"
-CFG = ReaderConfig()
+# Which rows a look finds depends on the detector model, and `auto` picks
+# INT8 or float by CPU, so these tests name the float model, whose rows are
+# the same on every CPU. With it, car9's pale plate is found at the first
+# look, and missed there once the photo is shrunk to PALE_SCALE (from 0.5
+# down to 0.4 at least), where a closer look finds it again.
+CFG = ReaderConfig(detector="float")
+PALE_SCALE = 0.45
 NOW = datetime.now(timezone.utc)
 
 
@@ -96,31 +102,33 @@ class CountingDetector(TextLinePlateDetector):
         return super().closer_looks(frame)
 
 
-def read_photo(name: str, still: bool = True) -> tuple[list[str], CountingDetector]:
-    photo = require(US_PHOTOS) / name
-    frame = Frame(cv2.imread(str(photo)), 0, NOW, str(photo), still=still)
+def car9(scale: float = PALE_SCALE) -> np.ndarray:
+    image = cv2.imread(str(require(US_PHOTOS) / "car9.jpg"))
+    return image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+
+def read_car9(scale: float = PALE_SCALE, still: bool = True) -> tuple[list[str], CountingDetector]:
+    frame = Frame(car9(scale), 0, NOW, "car9.jpg", still=still)
     detector = CountingDetector(CFG)
     return [r.text for r in read_frame(frame, detector, make_reader(CFG))], detector
 
 
 def test_a_pale_plate_the_first_look_misses_is_read_closer():
-    photo = require(US_PHOTOS) / "car9.jpg"
-    frame = Frame(cv2.imread(str(photo)), 0, NOW, str(photo), still=True)
+    frame = Frame(car9(), 0, NOW, "car9.jpg", still=True)
     assert make_reader(CFG)(frame, TextLinePlateDetector(CFG)(frame)) == []
-    texts, detector = read_photo("car9.jpg")
+    texts, detector = read_car9()
     assert texts[:1] == ["PE3R2X"] and detector.closer_calls == 1
 
 
 def test_a_still_read_at_its_first_look_is_not_looked_at_again():
-    texts, detector = read_photo("wts-lg-000047.jpg")
-    assert texts == ["CLT0108"] and detector.closer_calls == 0
+    texts, detector = read_car9(scale=1.0)
+    assert texts == ["PE3R2X"] and detector.closer_calls == 0
 
 
 def test_closer_looks_can_be_turned_off(tmp_path):
-    photo = require(US_PHOTOS) / "car9.jpg"
-    frame = Frame(cv2.imread(str(photo)), 0, NOW, str(photo), still=True)
-    cfg = load_config(write_config(tmp_path, source=photo.parent, port=1883, hotlist="plate\nAB1234\n",
-                                    reader="closer_looks = false")).reader
+    frame = Frame(car9(), 0, NOW, "car9.jpg", still=True)
+    cfg = load_config(write_config(tmp_path, source=tmp_path, port=1883, hotlist="plate\nAB1234\n",
+                                    reader='closer_looks = false\ndetector = "float"')).reader
     assert cfg.closer_looks is False
     assert read_frame(frame, TextLinePlateDetector(cfg), make_reader(cfg)) == []
 
@@ -148,14 +156,13 @@ def test_a_closer_look_too_small_for_overlapping_tiles_is_scanned_whole():
     # detect_max_side at its floor (320): the closest look is 512x384, and
     # no tile wider than the overlap fits a 320x224 budget.
     assert [t.window for t in tiles(512, 384, 320 * 224)] == [(0, 0, 512, 384)]
-    image = cv2.imread(str(require(US_PHOTOS) / "car9.jpg"))
-    frame = Frame(image, 0, NOW, "car9.jpg", still=True)
+    frame = Frame(car9(scale=1.0), 0, NOW, "car9.jpg", still=True)
     assert isinstance(TextLinePlateDetector(ReaderConfig(detect_max_side=320)).closer_looks(frame), list)
 
 
 def test_closer_looks_in_tiles_find_the_rows_of_a_whole_scan_and_need_no_more_memory():
     bound_heap()  # as the agent does
-    image = cv2.imread(str(require(US_PHOTOS) / "car9.jpg"))
+    image = car9(scale=1.0)
     detector = TextLinePlateDetector(CFG)
     budget = detector_pixels(image, CFG.detect_max_side, upscale=True)
     detector.candidates(image, upscale=True)
@@ -175,18 +182,19 @@ def test_closer_looks_in_tiles_find_the_rows_of_a_whole_scan_and_need_no_more_me
 
 
 def test_stream_frames_get_one_look_even_with_no_plate():
-    texts, detector = read_photo("car9.jpg", still=False)
+    texts, detector = read_car9(still=False)
     assert texts == [] and detector.closer_calls == 0
 
 
 def test_the_agent_on_an_image_folder_alerts_on_a_plate_only_a_closer_look_reads(tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
-    (folder / "car9.jpg").symlink_to(require(US_PHOTOS) / "car9.jpg")  # read in place
+    # Shrunk, and so written out (outside the project), for its pale plate to need the closer look.
+    cv2.imwrite(str(folder / "car9.png"), car9())
     with LocalBroker() as broker:
         config = write_config(tmp_path, source=folder, port=broker.port,
                               hotlist="plate,category,ref\nPE3R2X,stolen-vehicle,R-9\n",
-                              tracker="min_frames = 1")
+                              tracker="min_frames = 1", reader='detector = "float"')
         _, alerts = alerts_of_a_run(config, broker.host, broker.port, 1)
     assert [a["plate"] for a in alerts] == ["PE3R2X"]
 
