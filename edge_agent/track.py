@@ -206,6 +206,13 @@ class Tracker:
                 log.debug("track %d discarded: %d frame(s)", t.id, t.count)
                 continue
             v = vote(t.reads, t.count, t.first_seen, t.last_seen)
+            agreeing = sum(agrees(r.text, v.text) for r in t.reads)
+            if agreeing < self.cfg.min_frames:
+                # Seen often enough, but read differently each time: a
+                # texture, a badge or a sticker the reader makes a new
+                # guess of in every frame, where a plate reads the same.
+                log.debug("track %d discarded: %d of its reads agree with the vote", t.id, agreeing)
+                continue
             if fold(v.text) == t.reported:
                 log.debug("track %d: still the vehicle already reported", t.id)
                 continue
@@ -213,6 +220,11 @@ class Tracker:
             out.append(v)
             log.debug("track %d closed: %d frames", t.id, t.count)
         return out
+
+
+def agrees(read: str, voted: str) -> bool:
+    """The read says the voted text, or all of it but the one character the vote put right."""
+    return len(read) == len(voted) and sum(a != b for a, b in zip(read, voted)) <= 1
 
 
 def vote(

@@ -238,3 +238,25 @@ def test_a_carried_read_opens_no_vehicle():
     tracker = Tracker(TrackerConfig(max_gap_seconds=1.0, min_frames=1))
     frames = {i: [replace(pr("6380CCS", 100, 100, i), carried=True)] for i in range(5)}
     assert run(tracker, frames) == []
+
+
+def test_a_text_read_differently_in_every_frame_is_no_vehicle():
+    # A painted-out Czech photo's texture, as one pass read it: four frames, four guesses.
+    guesses = ["05137", "F051C3", "P051239", "PF015103Y"]
+    frames = {i: [pr(text, 300 + 5 * i, 200, i)] for i, text in enumerate(guesses)}
+    assert run(Tracker(TrackerConfig(min_frames=2)), frames) == []
+    # Two of them alike would be enough; one frame each is not.
+    frames[4] = [pr("05137", 320, 200, 4)]
+    assert [v.text for v in run(Tracker(TrackerConfig(min_frames=2)), frames)] == ["05137"]
+    assert [v.text for v in run(Tracker(TrackerConfig(min_frames=1)), {0: [pr("05137", 300, 200, 0)]})] == ["05137"]
+
+
+def test_reads_one_character_off_agree_with_the_vote_they_make():
+    # No frame read 6380CCS, but each is one character from it, and the
+    # per-position vote puts it together: three frames agree with it.
+    frames = {0: [pr("G380CCS", 100, 100, 0)], 1: [pr("6J80CCS", 110, 100, 1)], 2: [pr("6380CC5", 120, 100, 2)]}
+    out = run(Tracker(TrackerConfig(min_frames=3)), frames)
+    assert [(v.text, v.frames) for v in out] == [("6380CCS", 3)]
+    # Reads two characters off do not agree.
+    frames = {0: [pr("G38OCCS", 100, 100, 0)], 1: [pr("6J80CCS", 110, 100, 1)], 2: [pr("6380CC5", 120, 100, 2)]}
+    assert run(Tracker(TrackerConfig(min_frames=3)), frames) == []

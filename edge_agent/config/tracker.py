@@ -10,8 +10,9 @@ class TrackerConfig:
     # A track with no new read for this long, and none in the last
     # processed frame, is closed and voted on (track.SLOW_FRAME_GAP_FACTOR).
     max_gap_seconds: float = 1.0
-    # A vehicle needs this many frames agreeing before it counts
-    # (1 lets a single frame through, for photos).
+    # A vehicle needs this many frames agreeing before it counts: frames
+    # whose read is its voted text, or all of it but one character
+    # (track.agrees). 1 lets a single frame through, for photos.
     min_frames: int = 2
     # Largest jump of a plate's centre between two reads of the same track,
     # in plate widths.
