@@ -26,7 +26,10 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from .detect import PlateDetector
+from .read import PlateReader, read_frame
 from .records import Box, Frame, PlateRead, VehicleRead
+from .track import Tracker
 
 # The vehicle's last frame shows it at this fraction of its size in the
 # photo; the first frame is the photo itself.
@@ -61,10 +64,8 @@ class PassResult:
 
 
 def read_pass(image: np.ndarray, plate: Box, frames: int, start: datetime, source: str,
-              detector, reader, tracker) -> PassResult:
+              detector: PlateDetector, reader: PlateReader, tracker: Tracker) -> PassResult:
     """One pass through detector, reader and tracker; the tracker is flushed at its end."""
-    from .read import read_frame
-
     frame_reads: list[PlateRead] = []
     vehicles: list[VehicleRead] = []
     for k, picture in enumerate(drive_away(image, plate, frames)):
