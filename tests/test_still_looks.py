@@ -214,3 +214,17 @@ def test_photos_of_a_folder_are_one_vehicle_only_if_they_read_alike(tmp_path):
                               tracker="min_frames = 1")
         _, alerts = alerts_of_a_run(config, broker.host, broker.port, 2)
     assert sorted(a["plate"] for a in alerts) == ["5LTA600", "VLX039"]
+
+
+def test_a_near_square_still_is_scanned_in_tiles_no_larger_than_a_4_3_frame():
+    # car1 is 600x600: enlarged to 1024x1024 whole, it grew the float
+    # detector's arena by 76 MB, and the agent on the US photos to 420 MB.
+    detector = TextLinePlateDetector(CFG)
+    side = CFG.detect_max_side
+    assert detector.still_pixels(np.zeros((720, 1280, 3), np.uint8)) == 1024 * 576  # a 16:9 frame: whole
+    assert detector.still_pixels(np.zeros((768, 1024, 3), np.uint8)) == 1024 * 768
+    assert detector.still_pixels(np.zeros((600, 600, 3), np.uint8)) == side * side * 3 // 4
+    photo = require(US_PHOTOS) / "car1.jpg"
+    frame = Frame(cv2.imread(str(photo)), 0, NOW, str(photo), still=True)
+    plate = (US_PHOTOS / "car1.txt").read_text().split("\t")[-1].strip()
+    assert [r.text for r in read_frame(frame, detector, make_reader(CFG))][:1] == [plate]
