@@ -248,7 +248,7 @@ def false_reads(folder: Path, cfg: ReaderConfig, as_stream: bool = False, passes
             vehicles += [(sample.path.name, v.text, v.confidence, v.frames) for v in result.vehicles]
             progress.step(i + 1)
             continue
-        shrink = Alteration(scale=min(1.0, STREAM_WIDTH / blanked.shape[1]) if as_stream else 1.0)
+        shrink = _stream_shrink(blanked) if as_stream else Alteration()
         # Stamped a minute apart: nothing of one photo's scan carries over to the next.
         frame = Frame(shrink(blanked), i, t0 + timedelta(minutes=i), str(sample.path), still=not as_stream)
         # Boxes are listed in the photo's own pixels.
@@ -264,9 +264,14 @@ def false_reads(folder: Path, cfg: ReaderConfig, as_stream: bool = False, passes
             "vehicles_letters_only": sum(letters_only(text) for _, text, _, _ in vehicles)}
 
 
+def _stream_shrink(image: np.ndarray) -> Alteration:
+    """How a photo read as a camera frame is resized: shrunk to STREAM_WIDTH if wider."""
+    return Alteration(scale=min(1.0, STREAM_WIDTH / image.shape[1]))
+
+
 def _as_stream_frame(image: np.ndarray, plate: Box) -> tuple[np.ndarray, Box]:
     """The photo shrunk to a camera frame's width if wider, and its plate box with it."""
-    shrink = Alteration(scale=min(1.0, STREAM_WIDTH / image.shape[1]))
+    shrink = _stream_shrink(image)
     return shrink(image), shrink.box(plate)
 
 
@@ -462,7 +467,7 @@ def cmd_speed(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_frames(value: str) -> int:
+def _pass_frames(value: str) -> int:
     try:
         n = int(value)
     except ValueError:
@@ -473,7 +478,7 @@ def _positive_frames(value: str) -> int:
 
 
 def _add_passes(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--passes", type=_positive_frames, default=0, metavar="FRAMES",
+    p.add_argument("--passes", type=_pass_frames, default=0, metavar="FRAMES",
                    help="read each photo as a vehicle's pass of FRAMES stream frames, driving away, "
                         f"through the tracker, and {what} (default: one look at each photo)")
 
