@@ -415,10 +415,11 @@ def _passes_line(frames: int) -> str:
 def cmd_false_reads(args: argparse.Namespace) -> int:
     if args.passes and args.as_stream:
         raise InputError("bench: --passes already reads photos as stream frames: no --as-stream with it")
-    print(describe_detector(ReaderConfig().detector)
+    cfg = ReaderConfig(detector=args.detector)
+    print(describe_detector(cfg.detector)
           + (f"; photos read as stream frames (at most {STREAM_WIDTH} wide, one look)" if args.as_stream else "")
           + (_passes_line(args.passes) if args.passes else ""))
-    results = [false_reads(Path(folder), ReaderConfig(), args.as_stream, args.passes) for folder in args.dirs]
+    results = [false_reads(Path(folder), cfg, args.as_stream, args.passes) for folder in args.dirs]
     # Letters-only reads are counted apart: the agent keeps them only when
     # they hit (service.py), so they become neither vehicles nor non-hits.
     print(f"{'set':<14} {'photos':>6} {'frames':>6} {'reads':>6} {'per 1000':>9} {'letters-only':>13}"
@@ -483,14 +484,18 @@ def _add_passes(p: argparse.ArgumentParser, what: str) -> None:
                         f"through the tracker, and {what} (default: one look at each photo)")
 
 
+def _add_detector(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--detector", choices=DETECTORS, default=ReaderConfig.detector,
+                   help=f"text detector model (default: {ReaderConfig.detector})")
+
+
 def register(sub) -> None:
     bench = sub.add_parser("bench", help="measure accuracy and speed (figures are printed)")
     kinds = bench.add_subparsers(dest="bench", required=True, metavar="KIND")
     p = kinds.add_parser("accuracy", help="exact and folded read rates on labelled photos or crops")
     p.add_argument("dirs", nargs="+", metavar="DIR")
     p.add_argument("--reader", default="ppocr", help="reader engine(s), comma separated (default: ppocr)")
-    p.add_argument("--detector", choices=DETECTORS, default=ReaderConfig.detector,
-                   help=f"text detector model (default: {ReaderConfig.detector})")
+    _add_detector(p)
     p.add_argument("--scale", type=float, default=1.0, help="resize each photo by this factor first (default 1)")
     p.add_argument("--jpeg", type=int, default=0, help="re-save each photo as JPEG of this quality first (default: no)")
     _add_passes(p, "count a plate as read when the agent reports it")
@@ -501,6 +506,7 @@ def register(sub) -> None:
     p.add_argument("--as-stream", action="store_true",
                    help=f"read each photo as a camera frame (at most {STREAM_WIDTH} wide, one look, rows read once), "
                         "not as a still of an image folder")
+    _add_detector(p)
     _add_passes(p, "count what the agent reports too")
     p.set_defaults(func=cmd_false_reads)
     p = kinds.add_parser("soak", help="resident memory of the running agent over many frames")
@@ -512,8 +518,7 @@ def register(sub) -> None:
     p.add_argument("--video", help="frames from this video (default: rendered demo frames)")
     p.add_argument("--size", default="1280x720", help="frame size WIDTHxHEIGHT (default 1280x720)")
     p.add_argument("--seconds", type=float, default=20.0, help="how long to run (default 20)")
-    p.add_argument("--detector", choices=DETECTORS, default=ReaderConfig.detector,
-                   help=f"text detector model (default: {ReaderConfig.detector})")
+    _add_detector(p)
     p.add_argument("--full-scan-seconds", type=float, default=ReaderConfig.full_scan_seconds,
                    help="scan the whole frame this often, following plates between "
                         f"(0: every frame; default {ReaderConfig.full_scan_seconds:g})")
