@@ -311,3 +311,37 @@ def test_a_still_is_read_on_the_reference_canvas_whatever_else_is_in_its_batch()
     beside = reader.recognizer([row, wider], min_canvas=TextRecognizer.REFERENCE_CANVAS)[0]
     assert (alone.text, alone.raw) == (beside.text, beside.raw)
     assert abs(alone.confidence - beside.confidence) < 1e-4
+
+
+def test_a_word_in_lower_case_is_no_registration():
+    # Plates are set in capitals. Once its (c) is too small to be read, a
+    # photographer's caption reads as a plate (eu11's O.A.Brekke 2012 as
+    # 0AB2012, in bench passes), and a state name run into a row as part of
+    # one (car12's SEP California as SEPC); the model's raw read shows the
+    # word in lower case.
+    caption, state = TextRecognizer()([_rendered("O.A.Brekke 2012"), _rendered("SEP California")])
+    assert any(c.isdigit() for c in caption.text) and "rekke" in caption.raw
+    assert "alifornia" in state.raw
+    assert plate_rank(caption.text, caption.raw) == 0
+    assert plate_rank(state.text, state.raw) == 0
+    # Small letters shaped as their capitals say nothing: a plate read with them is a plate.
+    assert plate_rank("SX20VOW", raw="sx20vow") == 2
+    assert plate_rank("7ABC234", raw="7ABC234") == 2
+
+
+def test_a_short_read_must_be_sure():
+    # Badges are short (323i, V6 LE, 2.0 TDI) and read unsurely; short plates
+    # are read surely. A closed plate-like panel does not change that.
+    image = np.full((720, 1280, 3), (70, 50, 160), np.uint8)
+    _plate(image, 500, 400, "V6LE", 260)
+    frame = Frame(image, 0, datetime.now(timezone.utc), "synthetic")
+    candidates = TextLinePlateDetector(CFG)(frame)
+    assert len(candidates) == 1
+
+    def kept(text: str, confidence: float) -> list[str]:
+        lines = [line(text, *(confidence,) * len(text))]
+        return [r.read.text for r in read._ranked_plates(frame, candidates, lines, CFG, verify=True)]
+
+    assert kept("V6LE", 0.85) == []
+    assert kept("V6LE", 0.95) == ["V6LE"]
+    assert kept("V6LE7", 0.85) == ["V6LE7"]
