@@ -457,8 +457,13 @@ class TextRecognizer:
     # ~10 MB a row at full width. Reading the US dev photos (closer looks
     # included) peaked at 847 MB with all of a still's rows in one run, 491
     # MB at 8 rows a run and 423 MB at 4, at the same time and with the same
-    # reads on every dev photo and crop. Streams: the same time.
-    MAX_BATCH = 4
+    # reads on every dev photo and crop. One row a run took the float
+    # detector's bench on the US and EU photos from 397 to 348-354 MB, and
+    # the highway clip's from 312 to 284 MB (INT8: 275 to 248 MB), with the
+    # same reads, no slower on one core (interleaved runs, AVX-512 EPYC:
+    # 694 against 705 ms a US photo; read stage 43.7 against 43.3 ms a
+    # highway frame). Not measured with more than one thread.
+    MAX_BATCH = 1
 
     def __init__(self, threads: int = 1, charset: str = PLATE_CHARSET, min_char_prob: float = MIN_CHAR_PROB):
         self.min_char_prob = min_char_prob
@@ -483,11 +488,12 @@ class TextRecognizer:
         as itself or min_canvas, whichever is wider, never as wide as another
         row of its batch, so its read does not move with the rows read
         beside it: rows share a run only with rows of the same canvas.
-        Without it (a stream's rows, voted over frames), a run's rows share
-        the widest one's canvas, which spares runs.
+        Without it (a stream's rows, voted over frames), every row is read
+        on the widest one's canvas, however many runs (MAX_BATCH) they take.
         """
         if not min_canvas:
             groups = [list(range(len(crops)))]
+            min_canvas = max((self._width(c) for c in crops), default=0)
         else:
             by_canvas: dict[int, list[int]] = {}
             for i, crop in enumerate(crops):

@@ -205,6 +205,22 @@ def test_a_still_row_reads_the_same_whatever_is_read_beside_it():
     assert (beside.text, beside.char_probs) == (alone.text, alone.char_probs)
 
 
+def test_a_stream_row_is_read_on_its_widest_rows_canvas_however_rows_are_batched(monkeypatch):
+    # A stream frame's rows are read one a run (MAX_BATCH: the arena keeps
+    # the largest run's activations), and still all on the canvas of the
+    # frame's widest row, as when they shared one run.
+    recognizer = TextRecognizer()
+    plate = cv2.imread(str(require(US_CROPS) / "md1585.png"))
+    wide = np.hstack([cv2.imread(str(require(US_CROPS) / "ar1282.png"))] * 2)
+    one_a_run = recognizer([wide, plate])[1]
+    monkeypatch.setattr(TextRecognizer, "MAX_BATCH", 2)
+    shared_run = recognizer([wide, plate])[1]
+    on_its_own = recognizer([plate])[0]
+    assert (one_a_run.text, one_a_run.raw) == (shared_run.text, shared_run.raw)
+    assert abs(one_a_run.confidence - shared_run.confidence) < 1e-4
+    assert one_a_run.char_probs != on_its_own.char_probs  # the canvas matters, so the test can fail
+
+
 def test_a_trim_that_cuts_a_row_below_a_plates_length_is_not_taken(monkeypatch):
     # Trimmed tight, a plate's weak end characters drop out (627-WW read as
     # 627) and the shorter read is surer; it is no read of the plate.
