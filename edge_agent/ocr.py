@@ -459,10 +459,10 @@ class TextRecognizer:
     # MB at 8 rows a run and 423 MB at 4, at the same time and with the same
     # reads on every dev photo and crop. One row a run took the float
     # detector's bench on the US and EU photos from 397 to 348-354 MB, and
-    # the highway clip's from 312 to 284 MB (INT8: 275 to 248 MB), with the
+    # the highway clip's from 312 to 285 MB (INT8: 275 to 248 MB), with the
     # same reads, no slower on one core (interleaved runs, AVX-512 EPYC:
-    # 694 against 705 ms a US photo; read stage 43.7 against 43.3 ms a
-    # highway frame). Not measured with more than one thread.
+    # 694 against 705 ms a US photo; read stage 42-43 ms a highway frame
+    # either way). Not measured with more than one thread.
     MAX_BATCH = 1
 
     def __init__(self, threads: int = 1, charset: str = PLATE_CHARSET, min_char_prob: float = MIN_CHAR_PROB):
