@@ -195,13 +195,50 @@ class RowReader:
                            require_digit: bool) -> tuple[list[TextLine], list[np.ndarray]]:
         """Read each row at the heights of STILL_TRIMS; its most confident plate-like read, and where it was read."""
         lines, read_at = self.read_rows(image, quads, require_digit, still=True), list(quads)
+        trims = [list(quads)]
         for by in STILL_TRIMS[1:]:
             trimmed = [trim(q, by) for q in quads]
+            trims.append(trimmed)
             again = self.read_rows(image, trimmed, require_digit, still=True)
             for i, (a, b) in enumerate(zip(lines, again)):
                 if self._better(b, a, require_digit):
                     lines[i], read_at[i] = b, trimmed[i]
+        for i, line in enumerate(lines):
+            if plate_like(line.text, self.cfg, require_digit) and not fits(apply_formats(line).text):
+                lines[i], read_at[i] = self._edges_by_vote(image, line, read_at[i], [t[i] for t in trims])
         return lines, read_at
+
+    def _edges_by_vote(self, image: np.ndarray, line: TextLine, at: np.ndarray,
+                       trims: list[np.ndarray]) -> tuple[TextLine, np.ndarray]:
+        """The still's read with the characters its box cut off, if most of its trims, read wider, show them.
+
+        Each trim's read is read wider if it fits no format (read_rows),
+        and the surest trim's read is kept; where the box stops short of
+        an end character, the trim whose wider read was least sure of it
+        keeps the shorter read, often the surest of all (CLT-0108: three
+        trims read whole at 0.96-0.99, one gave its C 0.79 and kept LT0108
+        at 0.99). Taking any wider read with sure added characters also
+        took a sticker read as a 4 (ASC7399 as 4ASC7399) and cost a crop;
+        requiring the wider reads of most trims to agree on the added
+        characters, each at least WIDEN_MIN_PROB (_with_edges's rule),
+        read CLT0108 whole and moved no other read of the dev photos and
+        crops, with either detector. Like read_rows, it reads only rows
+        whose read fits no format: a still's other rows do not pay the
+        recognizer run per trim it takes.
+        """
+        h, w = image.shape[:2]
+        wider_at = [widen(q, WIDEN_BY, w, h) for q in trims]
+        wider = self.recognizer([rectify(image, q) for q in wider_at], **self.still_options)
+        votes: dict[tuple[str, str], list[int]] = {}
+        for k, read in enumerate(wider):
+            if _with_edges(line, read, self.cfg) is read:
+                start = fold(read.text).find(fold(line.text))
+                votes.setdefault((read.text[:start], read.text[start + len(line.text):]), []).append(k)
+        for ks in votes.values():
+            if 2 * len(ks) > len(trims):
+                k = max(ks, key=lambda k: wider[k].confidence)
+                return wider[k], wider_at[k]
+        return line, at
 
     def _better(self, b: TextLine, a: TextLine, require_digit: bool) -> bool:
         # A tight trim can cut a plate's weak end characters off (627-WW read

@@ -49,6 +49,49 @@ def test_a_wider_read_that_changes_the_row_is_not_taken():
     assert _with_edges(line("1234567"), line("1234567890"), CFG).text == "1234567"
 
 
+class _Scripted:
+    """A recognizer that gives these reads, whatever it is shown."""
+
+    def __init__(self, reads: list[TextLine]):
+        self.reads = reads
+
+    def __call__(self, crops, **options):
+        assert len(crops) == len(self.reads)
+        return list(self.reads)
+
+
+def _vote(line_read: TextLine, wider: list[TextLine]) -> str:
+    reader = read.RowReader(CFG, _Scripted(wider))
+    image = np.zeros((100, 400, 3), np.uint8)
+    quad = np.float32([[150, 40], [250, 40], [250, 60], [150, 60]])
+    return reader._edges_by_vote(image, line_read, quad, [trim(quad, by) for by in (0.0, 0.1, 0.2, 0.3)])[0].text
+
+
+def test_a_still_gains_a_cut_off_character_its_trims_read_wider_agree_on():
+    assert _vote(line("LT0108"), [line("CLT0108"), line("CLT0108"), line("LT0108"), line("CLT0108")]) == "CLT0108"
+    # Half the trims is no majority: a sticker or a bolt seen at some heights only.
+    assert _vote(line("ASC7399"), [line("4ASC7399"), line("ASC7399"), line("ASC7399"), line("4ASC7399")]) == "ASC7399"
+    # Most agree, but the model is unsure of the added character.
+    weak = line("CLT0108", .6, .99, .99, .99, .99, .99, .99)
+    assert _vote(line("LT0108"), [weak, weak, weak, line("LT0108")]) == "LT0108"
+    # Most show more, but not the same characters.
+    assert _vote(line("LT0108"), [line("CLT0108"), line("ELT0108"), line("LT01088"), line("LT0108")]) == "LT0108"
+
+
+def test_a_texas_still_boxed_short_of_its_first_letter_is_read_whole_by_the_float_detector(monkeypatch):
+    # The float detector boxes CLT-0108 from its L. Read wider, three of
+    # its four trims gain the C at 0.93-0.99, one at 0.79 only, and that
+    # trim's LT0108 is the surest read of all.
+    cfg = ReaderConfig(detector="float")
+    photo = require(US_PHOTOS) / "wts-lg-000047.jpg"
+    frame = Frame(cv2.imread(str(photo)), 0, datetime.now(timezone.utc), str(photo), still=True)
+    reader, detector = make_reader(cfg), TextLinePlateDetector(cfg)
+    monkeypatch.setattr(read.RowReader, "_edges_by_vote", lambda self, image, line, at, trims: (line, at))
+    assert read.read_frame(frame, detector, reader)[0].text == "LT0108"
+    monkeypatch.undo()
+    assert read.read_frame(frame, detector, reader)[0].text == "CLT0108"
+
+
 def test_widen_stretches_along_the_row_and_stays_inside_the_image():
     quad = np.array([[10, 50], [110, 50], [110, 70], [10, 70]], np.float32)
     out = widen(quad, 0.5, 200, 100)
