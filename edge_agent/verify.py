@@ -12,7 +12,11 @@ about a millisecond, for evidence that the row sits on a plate:
   background outwards (pixels of that colour, not crossing an edge) and
   reports on which sides it runs past a plate's extent ("open" sides).
   A white plate on a white car, or a black one on a black bumper, can be
-  open on one side, or on both ends; a plate is never open on three.
+  open on one side, or on both ends; on three only where nothing but its
+  own smaller text closes it (a black Czech plate on a black bumper, its
+  CZECH REPUBLIC line below the registration), so a row open on three
+  sides counts only if its read fits a national format (plate_formats)
+  and no row of its height stacks on it.
 * Signs, lists and lettering stack rows of the same height one above the
   other; a plate's other text (state name, slogan, dealer frame) is much
   smaller. Stacked same-height rows count only together with open sides,
@@ -45,6 +49,7 @@ import cv2
 import numpy as np
 
 from .detect import quad_size
+from .plate_formats import fits
 
 # The row is rectified to this height in pixels (highway rows are 18-22 px).
 ROW_HEIGHT = 20
@@ -109,8 +114,17 @@ class PlateEvidence:
         return not (self.at_border or self.open_sides)
 
     def plausible_for(self, text: str) -> bool:
-        """Whether a row read as `text` may be a plate: `plausible`, and closed if all digits."""
-        return self.plausible and not (text.isdigit() and self.open_sides)
+        """Whether a row read as `text` may be a plate: `plausible`, and closed if all digits.
+
+        A row open on three sides may still be a dark plate on a dark car
+        if it reads as a format plates are issued in: on the dev photos'
+        plates painted out, such rows gave no read (bench false-reads, as
+        stills and as passes of 24 frames), and eu8's WSQ 3021 was one.
+        """
+        if self.plausible:
+            return not (text.isdigit() and self.open_sides)
+        return (len(self.open_sides) == 3 and not self.at_border and not self.two_sizes
+                and self.stacked_rows == 0 and fits(text))
 
 
 def looks_like_plate(image: np.ndarray, quad: np.ndarray, others: Iterable[np.ndarray] = (), text: str = "") -> bool:

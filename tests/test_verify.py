@@ -157,6 +157,35 @@ def test_an_all_digit_read_must_sit_on_a_closed_panel():
     assert closed.plausible_for("9937410")
 
 
+def test_a_row_open_on_three_sides_must_read_as_a_plate_format():
+    three_open = PlateEvidence(open_sides=("top", "left", "right"), stacked_rows=0, at_border=False)
+    # A dark plate on a dark bumper, closed only by its own smaller line below.
+    assert three_open.plausible_for("WSQ3021")
+    # Sign and lettering text on an open panel fits no format.
+    assert not three_open.plausible_for("EXIT79B")
+    assert not three_open.plausible_for("24HOURS")
+    assert not PlateEvidence(("top", "left", "right"), stacked_rows=1, at_border=False).plausible_for("WSQ3021")
+    assert not PlateEvidence(("top", "bottom", "left", "right"), 0, False).plausible_for("WSQ3021")
+    assert not PlateEvidence(("top", "left", "right"), 0, at_border=True).plausible_for("WSQ3021")
+
+
+def test_a_black_plate_on_a_black_bumper_is_read(monkeypatch):
+    # eu8: WSQ 3021, white on black, over a CZECH REPUBLIC line, on a black
+    # car. The still's row, at the trim it reads best, is open at the top
+    # and both ends; refused, the still read GLADES off a pump behind it.
+    from datetime import datetime, timezone
+    from edge_agent.read import make_reader, read_frame
+    from edge_agent.records import Frame
+    path = require(ENDTOEND / "eu" / "eu8.jpg")
+    image = cv2.imread(str(path))
+    frame = Frame(image, 0, datetime.now(timezone.utc), str(path), still=True)
+    reader = make_reader(ReaderConfig(detector="float"))
+    assert read_frame(frame, detector(), reader)[0].text == "WSQ3021"
+    monkeypatch.setattr(PlateEvidence, "plausible_for",
+                        lambda self, text: self.plausible and not (text.isdigit() and self.open_sides))
+    assert read_frame(frame, detector(), reader)[0].text == "GLADES"
+
+
 def test_a_sign_line_of_two_sizes_is_not_a_plate():
     # "EXIT 79B" on a motorway sign: the word in small capitals, the exit
     # number taller, in one row. It was read as a plate once the plate below
