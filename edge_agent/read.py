@@ -194,17 +194,15 @@ class RowReader:
     def read_rows_of_still(self, image: np.ndarray, quads: list[np.ndarray],
                            require_digit: bool) -> tuple[list[TextLine], list[np.ndarray]]:
         """Read each row at the heights of STILL_TRIMS; its most confident plate-like read, and where it was read."""
-        lines, read_at = self.read_rows(image, quads, require_digit, still=True), list(quads)
-        trims = [list(quads)]
-        for by in STILL_TRIMS[1:]:
-            trimmed = [trim(q, by) for q in quads]
-            trims.append(trimmed)
+        trims = [[trim(q, by) for q in quads] for by in STILL_TRIMS]
+        lines, read_at = self.read_rows(image, trims[0], require_digit, still=True), list(trims[0])
+        for trimmed in trims[1:]:
             again = self.read_rows(image, trimmed, require_digit, still=True)
             for i, (a, b) in enumerate(zip(lines, again)):
                 if self._better(b, a, require_digit):
                     lines[i], read_at[i] = b, trimmed[i]
         for i, line in enumerate(lines):
-            if plate_like(line.text, self.cfg, require_digit) and not fits(apply_formats(line).text):
+            if self._fits_no_format(line, require_digit):
                 lines[i], read_at[i] = self._edges_by_vote(image, line, read_at[i], [t[i] for t in trims])
         return lines, read_at
 
@@ -231,14 +229,18 @@ class RowReader:
         wider = self.recognizer([rectify(image, q) for q in wider_at], **self.still_options)
         votes: dict[tuple[str, str], list[int]] = {}
         for k, read in enumerate(wider):
-            if _with_edges(line, read, self.cfg) is read:
-                start = fold(read.text).find(fold(line.text))
-                votes.setdefault((read.text[:start], read.text[start + len(line.text):]), []).append(k)
+            added = _added_edges(line, read, self.cfg)
+            if added is not None:
+                votes.setdefault(added, []).append(k)
         for ks in votes.values():
             if 2 * len(ks) > len(trims):
                 k = max(ks, key=lambda k: wider[k].confidence)
                 return wider[k], wider_at[k]
         return line, at
+
+    def _fits_no_format(self, line: TextLine, require_digit: bool) -> bool:
+        """A plate-like read that fits no known format: one that may have lost characters at its ends."""
+        return plate_like(line.text, self.cfg, require_digit) and not fits(apply_formats(line).text)
 
     def _better(self, b: TextLine, a: TextLine, require_digit: bool) -> bool:
         # A tight trim can cut a plate's weak end characters off (627-WW read
@@ -254,8 +256,7 @@ class RowReader:
         (WIDEN_FURTHER_BY) if that made it grow and it still fits none."""
         options = self.still_options if still else {}
         lines = self.recognizer([rectify(image, q) for q in quads], **options)
-        todo = [i for i, line in enumerate(lines)
-                if plate_like(line.text, self.cfg, require_digit) and not fits(apply_formats(line).text)]
+        todo = [i for i, line in enumerate(lines) if self._fits_no_format(line, require_digit)]
         h, w = image.shape[:2]
         for by in (WIDEN_BY, WIDEN_FURTHER_BY):
             if not todo:
@@ -335,13 +336,20 @@ def trim(quad: np.ndarray, by: float) -> np.ndarray:
 
 def _with_edges(line: TextLine, wider: TextLine, cfg: ReaderConfig) -> TextLine:
     """The wider read if it only adds sure characters at the row's ends, else the first read."""
+    return line if _added_edges(line, wider, cfg) is None else wider
+
+
+def _added_edges(line: TextLine, wider: TextLine, cfg: ReaderConfig) -> tuple[str, str] | None:
+    """The sure characters the wider read adds before and after the first read, or None if it does anything else."""
     # Compared with look-alikes folded: the two reads come from different
     # pixels and may differ on a D/0 the format step settles later.
     at = fold(wider.text).find(fold(line.text))
     if at < 0 or len(wider.text) == len(line.text) or len(wider.text) > cfg.max_chars:
-        return line
-    added = wider.char_probs[:at] + wider.char_probs[at + len(line.text):]
-    return wider if min(added) >= WIDEN_MIN_PROB else line
+        return None
+    end = at + len(line.text)
+    if min(wider.char_probs[:at] + wider.char_probs[end:]) < WIDEN_MIN_PROB:
+        return None
+    return wider.text[:at], wider.text[end:]
 
 
 # A read's place in the frame's order: plate_rank (a letters-only read

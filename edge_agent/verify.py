@@ -100,7 +100,10 @@ class PlateEvidence:
 
     @property
     def plausible(self) -> bool:
-        if self.at_border or self.two_sizes or len(self.open_sides) >= 3:
+        return self._plausible(max_open_sides=2)
+
+    def _plausible(self, max_open_sides: int) -> bool:
+        if self.at_border or self.two_sizes or len(self.open_sides) > max_open_sides:
             return False
         return not (len(self.open_sides) >= 2 and self.stacked_rows > 0)
 
@@ -121,10 +124,8 @@ class PlateEvidence:
         plates painted out, such rows gave no read (bench false-reads, as
         stills and as passes of 24 frames), and eu8's WSQ 3021 was one.
         """
-        if self.plausible:
-            return not (text.isdigit() and self.open_sides)
-        return (len(self.open_sides) == 3 and not self.at_border and not self.two_sizes
-                and self.stacked_rows == 0 and fits(text))
+        return (self._plausible(max_open_sides=3 if fits(text) else 2)
+                and not (text.isdigit() and self.open_sides))
 
 
 def looks_like_plate(image: np.ndarray, quad: np.ndarray, others: Iterable[np.ndarray] = (), text: str = "") -> bool:
