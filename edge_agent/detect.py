@@ -11,9 +11,7 @@ rows found in the frame before (follow.py).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Protocol
 
 import cv2
@@ -21,10 +19,9 @@ import numpy as np
 
 from .config import ReaderConfig
 from .follow import Follower
-from .ocr import DETECTOR_MODELS, TextBox, TextDetector, detector_pixels, int8_is_exact, order_quad, resolve_detector
+from .ocr import DETECTOR_MODELS, TextBox, TextDetector, detector_pixels, order_quad, resolve_detector
 from .records import Box, Frame, PlateCandidate
 
-log = logging.getLogger(__name__)
 
 # Boxes joined into one row must share its top and bottom edges within this
 # fraction of the row's height: a plate split at the gap between its
@@ -72,12 +69,10 @@ class TextLinePlateDetector:
     def __init__(self, cfg: ReaderConfig, text_detector: TextDetector | None = None):
         self.cfg = cfg
         self.model_name = resolve_detector(cfg.detector)
-        if self.model_name == "int8" and not int8_is_exact():
-            _warn_inexact_int8()
         model = DETECTOR_MODELS[self.model_name]
         self.text_detector = text_detector or TextDetector(
             max_side=cfg.detect_max_side, threads=cfg.threads, thresh=model.thresh, box_thresh=BOX_THRESH,
-            model=model.file)
+            model=model.file_here())
         self.scans = ScanCounts()
         self.follower = Follower(cfg.full_scan_seconds)
 
@@ -149,13 +144,6 @@ class TextLinePlateDetector:
             out.append(PlateCandidate(box=bounding_box(quad), score=line.score, quad=quad))
         out.sort(key=lambda c: c.score, reverse=True)
         return out
-
-
-@lru_cache(maxsize=1)
-def _warn_inexact_int8() -> None:
-    # Once per process: a bench or the crop reader makes several detectors.
-    log.warning("reader: detector = \"int8\" on a CPU without exact int8 sums (x86 without VNNI): "
-                "it misses plates here; \"auto\" picks the float detector on this CPU")
 
 
 def quad_size(quad: np.ndarray) -> tuple[float, float]:

@@ -38,11 +38,16 @@ MODEL_SHA256 = {
     "PP-OCRv6_rec_small.onnx": "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
     # Made by this project (models/quantize_ppocr.py), shipped in edge_agent/assets/.
     "PP-OCRv6_det_small_int8.onnx": "2e5a522f47c9d36e5fda6d6f04f92a983501eb71e6f73debb41749b3377eaec1",
+    "PP-OCRv6_det_small_int8_u8w.onnx": "87e3416fcdf6d588b24f2fd643b7e75c3db595f6532a73021d6ca01041159374",
 }
 # Models this project makes; the others come from the rapidocr wheel.
-ASSET_MODELS = frozenset({"PP-OCRv6_det_small_int8.onnx"})
+ASSET_MODELS = frozenset({"PP-OCRv6_det_small_int8.onnx", "PP-OCRv6_det_small_int8_u8w.onnx"})
 FLOAT_DETECTOR_MODEL = "PP-OCRv6_det_small.onnx"
 INT8_DETECTOR_MODEL = "PP-OCRv6_det_small_int8.onnx"
+# The INT8 model with its weights stored as uint8 (w + 128, zero point 128):
+# the same numbers, run by onnxruntime's uint8 x uint8 kernels, which add up
+# exactly on every x86 CPU (int8_is_exact).
+INT8_U8W_DETECTOR_MODEL = "PP-OCRv6_det_small_int8_u8w.onnx"
 
 
 @dataclass(frozen=True)
@@ -55,13 +60,23 @@ class DetectorModel:
     # renders (not the benchmark), 0.4% at 0.35, and the boxes set where a
     # row is cut for reading.
     thresh: float
+    # The file that computes the same model where onnxruntime's uint8 x int8
+    # kernels saturate (x86 without VNNI), if it differs.
+    file_without_vnni: str = ""
+
+    def file_here(self) -> str:
+        """The file to run on this CPU."""
+        return self.file_without_vnni if self.file_without_vnni and not int8_is_exact() else self.file
 
 
-# By `[reader] detector`: ~0.65x the float model's time per frame where the
-# CPU sums int8 products exactly, the same plates found and, at its own
-# threshold, the same exact reads on the dev photos (models/README.md).
+# By `[reader] detector`. INT8: ~0.6x the float model's time per frame
+# where the CPU sums uint8 x int8 products exactly (ARM, x86 with VNNI).
+# Elsewhere its uint8-weights file gives the same maps at about the float
+# model's time (AVX-512 EPYC: 1.04x alone, 1.16x the highway clip's detect
+# stage), where the float model reads 2 US and 1 EU dev photo fewer
+# (models/README.md).
 DETECTOR_MODELS = {"float": DetectorModel(FLOAT_DETECTOR_MODEL, 0.3),
-                   "int8": DetectorModel(INT8_DETECTOR_MODEL, 0.35)}
+                   "int8": DetectorModel(INT8_DETECTOR_MODEL, 0.35, file_without_vnni=INT8_U8W_DETECTOR_MODEL)}
 
 
 @lru_cache(maxsize=1)
@@ -78,14 +93,15 @@ def cpu_flags() -> frozenset[str]:
 
 
 def int8_is_exact(machine: str | None = None, flags: frozenset[str] | None = None) -> bool:
-    """Whether onnxruntime's int8 convolutions add up their products exactly here.
+    """Whether onnxruntime's uint8 x int8 convolutions add up their products exactly here.
 
     On x86 without VNNI, onnxruntime multiplies uint8 activations by int8
     weights with VPMADDUBSW, which saturates each pair's sum at 16 bits, and
     the INT8 detector loses rows: on an AVX2-only EPYC it read 78.4% of the
     endtoend/us plates exactly, against 82.0% for the same model computed
     without saturation (models/README.md). ARM's kernels (NEON widening
-    multiplies, or SDOT/UDOT) and x86 VNNI accumulate in 32 bits.
+    multiplies, or SDOT/UDOT) and x86 VNNI accumulate in 32 bits. Where they
+    do not, the INT8 detector runs from its uint8-weights file instead.
     """
     machine = (machine or platform.machine()).lower()
     if machine in ("aarch64", "arm64", "armv8l"):
@@ -97,16 +113,21 @@ def int8_is_exact(machine: str | None = None, flags: frozenset[str] | None = Non
 
 
 def describe_detector(setting: str) -> str:
-    """One line for benches and logs: which detector model runs, and why."""
-    why = "int8 sums are exact on this CPU" if int8_is_exact() else "int8 sums saturate on this CPU"
-    return f"detector {resolve_detector(setting)} ({'auto: ' if setting == 'auto' else ''}{why})"
+    """One line for benches and logs: which detector model runs, from which file, and why."""
+    name = resolve_detector(setting)
+    model = DETECTOR_MODELS[name]
+    if not model.file_without_vnni:
+        why = ""
+    elif int8_is_exact():
+        why = ": int8 weights, as this CPU sums uint8 x int8 products exactly"
+    else:
+        why = ": uint8 weights, as this CPU's uint8 x int8 sums saturate (x86 without VNNI)"
+    return f"detector {name} ({'auto, ' if setting == 'auto' else ''}{model.file_here()}{why})"
 
 
 def resolve_detector(setting: str) -> str:
-    """The detector model `[reader] detector` names on this machine: auto is int8 where int8 is exact, else float."""
-    if setting == "auto":
-        return "int8" if int8_is_exact() else "float"
-    return setting
+    """The detector model `[reader] detector` names: auto is the INT8 one, computed exactly on every CPU."""
+    return "int8" if setting == "auto" else setting
 
 
 PLATE_CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -45,6 +45,8 @@ sys.path.insert(0, str(ROOT))
 FLOAT_SHA256 = "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f"
 DEFAULT_FLOAT = ROOT / ".venv/lib/python3.11/site-packages/rapidocr/models/PP-OCRv6_det_small.onnx"
 OUT = ROOT / "models" / "PP-OCRv6_det_small_int8.onnx"
+# The same model with its int8 weights stored as uint8 (see with_uint8_weights).
+U8W_OUT = ROOT / "models" / "PP-OCRv6_det_small_int8_u8w.onnx"
 FRAME_W, FRAME_H = 1280, 720
 MAX_SIDE = 1024
 OPSET = 17
@@ -346,6 +348,40 @@ def quantize(src: Path, dst: Path, blobs: list[np.ndarray], fmt: str = "qdq", me
         )
 
 
+def with_uint8_weights(src: Path, dst: Path) -> int:
+    """Write src with each int8 weight w (zero point 0) stored as uint8 w + 128 (zero point 128).
+
+    Every weight dequantizes to the same number, so the model computes the
+    same thing; but onnxruntime then runs its convolutions with uint8 x
+    uint8 kernels, which widen both sides to 16 bits and add up exactly on
+    every x86 CPU. Its uint8 x int8 kernels need VNNI to do that: without
+    it they sum pairs of products with VPMADDUBSW, which saturates at 16
+    bits and loses plates (models/README.md). Returns the weights changed.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(src))
+    initializers = {t.name: t for t in model.graph.initializer}
+    changed = set()
+    for node in model.graph.node:
+        if node.op_type != "DequantizeLinear" or node.input[0] not in initializers:
+            continue
+        weight = initializers[node.input[0]]
+        if weight.data_type != onnx.TensorProto.INT8 or weight.name in changed:
+            continue
+        zero_point = initializers[node.input[2]]
+        zeros = numpy_helper.to_array(zero_point)
+        if zeros.any():
+            raise SystemExit(f"{src}: {node.name}: weights not symmetric (zero point not 0)")
+        values = numpy_helper.to_array(weight).astype(np.int16) + 128
+        weight.CopyFrom(numpy_helper.from_array(values.astype(np.uint8), weight.name))
+        zero_point.CopyFrom(numpy_helper.from_array(np.full(zeros.shape, 128, np.uint8), zero_point.name))
+        changed.add(weight.name)
+    onnx.save(model, str(dst))
+    return len(changed)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--float", type=Path, default=DEFAULT_FLOAT)
@@ -367,7 +403,15 @@ def main() -> int:
     ap.add_argument("--aggregate", choices=("max", "mean", "median"), default="mean",
                     help="--method quantile: how the per-image ranges are combined")
     ap.add_argument("--save-calibration", type=Path, help="also write the calibration images here (to look at)")
+    ap.add_argument("--u8w-out", type=Path, default=U8W_OUT,
+                    help="where to write the same model with uint8 weights (for x86 CPUs without VNNI)")
+    ap.add_argument("--u8w-only", action="store_true",
+                    help="only derive --u8w-out from the existing --out, without quantizing again")
     args = ap.parse_args()
+    if args.u8w_only:
+        n = with_uint8_weights(args.out, args.u8w_out)
+        print(f"{args.u8w_out}  {n} weights as uint8  sha256 {sha256(args.u8w_out)}")
+        return 0
     if sha256(args.float) != FLOAT_SHA256:
         raise SystemExit(f"{args.float}: not the PP-OCRv6 small detector this script was made for")
     images = calibration_images(args.synthetic, args.demo)
@@ -385,6 +429,9 @@ def main() -> int:
              op_types=tuple(x for x in args.op_types.split(",") if x) or None, extra=extra,
              reduce_range=args.reduce_range, weight_type=args.weight_type)
     print(f"{args.out}  sha256 {sha256(args.out)}")
+    if args.weight_type == "int8" and not args.reduce_range:
+        n = with_uint8_weights(args.out, args.u8w_out)
+        print(f"{args.u8w_out}  {n} weights as uint8  sha256 {sha256(args.u8w_out)}")
     return 0
 
 

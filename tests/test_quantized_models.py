@@ -1,4 +1,4 @@
-"""The INT8 text detector shipped in edge_agent/assets (made by models/quantize_ppocr.py)."""
+"""The INT8 text detector shipped in edge_agent/assets (made by models/quantize_ppocr.py), and its uint8-weights twin."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 from dataclasses import replace
 
 import cv2
+import numpy as np
 import pytest
 
 from edge_agent import ocr
@@ -14,7 +15,7 @@ from edge_agent.config import ReaderConfig
 from edge_agent.config.reader import DETECTORS
 from edge_agent.detect import TextLinePlateDetector
 from edge_agent.errors import AgentError
-from edge_agent.ocr import FLOAT_DETECTOR_MODEL, INT8_DETECTOR_MODEL
+from edge_agent.ocr import FLOAT_DETECTOR_MODEL, INT8_DETECTOR_MODEL, INT8_U8W_DETECTOR_MODEL
 
 try:
     from datasets import DATASETS, require
@@ -25,33 +26,56 @@ EU_PHOTOS = DATASETS / "openalpr-benchmarks" / "endtoend" / "eu"
 US_PHOTOS = DATASETS / "openalpr-benchmarks" / "endtoend" / "us"
 
 
-def test_int8_detector_loads_from_the_package_assets_with_its_checksum():
-    path = ocr.model_path(INT8_DETECTOR_MODEL)
+@pytest.mark.parametrize("model", [INT8_DETECTOR_MODEL, INT8_U8W_DETECTOR_MODEL])
+def test_int8_detector_loads_from_the_package_assets_with_its_checksum(model):
+    path = ocr.model_path(model)
     assert path.parent.name == "assets" and path.parent.parent.name == "edge_agent"
-    assert len(ocr.MODEL_SHA256[INT8_DETECTOR_MODEL]) == 64
+    assert len(ocr.MODEL_SHA256[model]) == 64
 
 
-def test_int8_detector_with_another_checksum_is_refused(monkeypatch):
+@pytest.mark.parametrize("model", [INT8_DETECTOR_MODEL, INT8_U8W_DETECTOR_MODEL])
+def test_int8_detector_with_another_checksum_is_refused(monkeypatch, model):
     ocr._verify.cache_clear()
-    monkeypatch.setitem(ocr.MODEL_SHA256, INT8_DETECTOR_MODEL, "0" * 64)
+    monkeypatch.setitem(ocr.MODEL_SHA256, model, "0" * 64)
     try:
         with pytest.raises(AgentError, match="checksum"):
-            ocr.model_path(INT8_DETECTOR_MODEL)
+            ocr.model_path(model)
     finally:
         ocr._verify.cache_clear()
 
 
-def test_int8_detector_finds_the_plates_the_float_one_finds():
+def _probability_map(model: str, image) -> np.ndarray:
+    detector = ocr.TextDetector(model=model)
+    resized = cv2.resize(image, (1024, 576))
+    return detector.session.run(None, {"x": ocr._blob(resized)})[0]
+
+
+@pytest.mark.skipif(not ocr.int8_is_exact(), reason="this CPU's uint8 x int8 sums saturate: here only the "
+                    "uint8-weights file computes the INT8 model exactly, so there is nothing to compare it with")
+def test_the_uint8_weights_file_computes_what_the_int8_file_computes_where_both_are_exact():
+    # Each weight w is stored as w + 128 with zero point 128: the same
+    # number. onnxruntime then runs uint8 x uint8 kernels, exact on every
+    # x86 CPU, where the int8 file needs VNNI (or ARM) to be.
+    image = cv2.imread(str(require(EU_PHOTOS) / "eu1.jpg"))
+    int8, u8w = (_probability_map(model, image) for model in (INT8_DETECTOR_MODEL, INT8_U8W_DETECTOR_MODEL))
+    assert int8.shape == u8w.shape and int8.max() > 0.9  # the map has text in it
+    assert np.array_equal(int8, u8w)
+
+
+def test_int8_detector_finds_the_plates_the_float_one_finds(monkeypatch):
     cfg = ReaderConfig()
     image = cv2.imread(str(require(EU_PHOTOS) / "eu1.jpg"))
     assert image is not None
     found = {}
-    for model, setting in ((FLOAT_DETECTOR_MODEL, "float"), (INT8_DETECTOR_MODEL, "int8")):
-        # As a technician would choose it: [reader] detector = "int8".
+    for setting, exact in (("float", True), ("int8", True), ("int8", False)):
+        # As a technician would choose it: [reader] detector = "int8", on
+        # a CPU with and without exact uint8 x int8 sums.
+        monkeypatch.setattr(ocr, "int8_is_exact", lambda *a, **k: exact)
         detector = TextLinePlateDetector(replace(cfg, detector=setting))
-        assert detector.text_detector.model == model
         assert detector.text_detector.thresh == ocr.DETECTOR_MODELS[setting].thresh
-        found[model] = detector.candidates(image)
+        found[detector.text_detector.model] = detector.candidates(image)
+    monkeypatch.undo()
+    assert set(found) == {FLOAT_DETECTOR_MODEL, INT8_DETECTOR_MODEL, INT8_U8W_DETECTOR_MODEL}
     assert found[FLOAT_DETECTOR_MODEL], "the float detector finds no plate row in eu1.jpg"
     label = (EU_PHOTOS / "eu1.txt").read_text().split("\t")
     x, y, w, h = (int(v) for v in label[1:5])
@@ -60,7 +84,9 @@ def test_int8_detector_finds_the_plates_the_float_one_finds():
         assert any(x <= c.box.center[0] <= x + w and y <= c.box.center[1] <= y + h for c in candidates), model
     for f in found[FLOAT_DETECTOR_MODEL]:
         # Every row the float model finds, the int8 model finds too, in the same place.
-        assert any(f.box.iou(q.box) > 0.7 for q in found[INT8_DETECTOR_MODEL]), f.box
+        assert any(f.box.iou(q.box) > 0.7 for q in found[INT8_U8W_DETECTOR_MODEL]), f.box
+        if ocr.int8_is_exact():  # elsewhere the int8 file saturates and may lose rows
+            assert any(f.box.iou(q.box) > 0.7 for q in found[INT8_DETECTOR_MODEL]), f.box
 
 
 def test_an_unknown_detector_is_a_config_error():
@@ -82,34 +108,26 @@ def test_int8_counts_as_exact_only_on_arm_and_on_x86_with_vnni(machine, flags, e
     assert ocr.int8_is_exact(machine, flags) is exact
 
 
-@pytest.mark.parametrize(("exact", "model"), [(True, INT8_DETECTOR_MODEL), (False, FLOAT_DETECTOR_MODEL)])
-def test_auto_runs_the_int8_detector_only_where_its_sums_are_exact(monkeypatch, exact, model):
+@pytest.mark.parametrize(("exact", "model"), [(True, INT8_DETECTOR_MODEL), (False, INT8_U8W_DETECTOR_MODEL)])
+@pytest.mark.parametrize("setting", ["auto", "int8"])
+def test_int8_runs_from_the_file_whose_sums_are_exact_on_this_cpu(monkeypatch, exact, model, setting):
     monkeypatch.setattr(ocr, "int8_is_exact", lambda *a, **k: exact)
-    detector = TextLinePlateDetector(ReaderConfig())
+    detector = TextLinePlateDetector(replace(ReaderConfig(), detector=setting))
+    assert detector.model_name == "int8"
     assert detector.text_detector.model == model
-    assert detector.text_detector.thresh == ocr.DETECTOR_MODELS[detector.model_name].thresh
-    assert ocr.describe_detector("auto").startswith(f"detector {detector.model_name} (auto: ")
+    assert detector.text_detector.thresh == ocr.DETECTOR_MODELS["int8"].thresh
+    # The log and every bench name the file that ran.
+    assert model in ocr.describe_detector(setting)
+    assert ocr.describe_detector("float") == f"detector float ({FLOAT_DETECTOR_MODEL})"
 
 
 def test_cpu_flags_are_read_from_this_machine():
     flags = ocr.cpu_flags()
     if ocr.platform.machine().lower() in ("x86_64", "amd64"):
         assert "sse2" in flags  # every x86-64 CPU has it
-    # The choice on this machine follows from its flags.
-    assert ocr.resolve_detector("auto") == ("int8" if ocr.int8_is_exact() else "float")
-
-
-def test_forcing_int8_on_a_cpu_where_it_saturates_is_logged_once(monkeypatch, caplog):
-    from edge_agent import detect
-
-    monkeypatch.setattr(detect, "int8_is_exact", lambda: False)
-    detect._warn_inexact_int8.cache_clear()
-    with caplog.at_level("WARNING", logger="edge_agent.detect"):
-        for _ in range(2):  # a bench makes one detector per set
-            TextLinePlateDetector(replace(ReaderConfig(), detector="int8"))
-    warnings = [r.getMessage() for r in caplog.records if "without exact int8 sums" in r.getMessage()]
-    assert len(warnings) == 1 and '"auto" picks the float detector' in warnings[0]
-    detect._warn_inexact_int8.cache_clear()
+    # The file on this machine follows from its flags.
+    expected = INT8_DETECTOR_MODEL if ocr.int8_is_exact() else INT8_U8W_DETECTOR_MODEL
+    assert ocr.DETECTOR_MODELS[ocr.resolve_detector("auto")].file_here() == expected
 
 
 def _resident_mb() -> float:

@@ -10,7 +10,7 @@ import pytest
 
 from edge_agent.config import ReaderConfig
 from edge_agent.detect import TextLinePlateDetector
-from edge_agent.ocr import TextLine, TextRecognizer, int8_is_exact, rectify
+from edge_agent.ocr import TextLine, TextRecognizer, rectify
 from edge_agent import read
 from edge_agent.read import _with_edges, make_reader, plate_rank, trim, widen
 from edge_agent.records import Frame
@@ -178,11 +178,11 @@ def _painted_out(photo) -> Frame:
     return Frame(cv2.inpaint(image, mask, 5, cv2.INPAINT_TELEA), 0, datetime.now(timezone.utc), str(photo), still=True)
 
 
-@pytest.mark.skipif(not int8_is_exact(), reason="the badge's row is boxed so by the INT8 model computed exactly; "
-                    "the float model's box reads 323I, and the still's looks make it 3E31 (bench false-reads)")
 def test_a_badge_read_as_digits_unsurely_is_not_an_all_digit_plate():
     # us1 without its plate: the BMW's chrome 323i badge reads 3231, at
-    # ~0.62, on a boot lid the panel check finds closed.
+    # ~0.62, on a boot lid the panel check finds closed. The INT8 model
+    # boxes the badge so on every CPU (uint8 weights where its int8 sums
+    # saturate); the float model's box reads 323I.
     cfg = ReaderConfig(detector="int8")
     frame = _painted_out(require(US_PHOTOS) / "us1.jpg")
     reader, candidates = make_reader(cfg), TextLinePlateDetector(cfg)(frame)

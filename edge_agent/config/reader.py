@@ -14,11 +14,12 @@ class ReaderConfig:
     # comparison. Both run on onnxruntime, without torch.
     engine: str = "ppocr"
     # int8: this project's INT8 quantization of PP-OCRv6 small's text
-    # detector (models/README.md): ~0.65x the detection time, the same
-    # plates found and read, where the CPU sums int8 products exactly (ARM,
-    # x86 with VNNI); on other x86 CPUs it saturates and misses plates.
-    # float: the detector as shipped. auto (default): int8 where it is
-    # exact, float elsewhere (ocr.resolve_detector).
+    # detector (models/README.md), computed exactly on every CPU: ~0.65x
+    # the float model's detection time where the CPU sums uint8 x int8
+    # products exactly (ARM, x86 with VNNI); on other x86 CPUs, where those
+    # sums saturate, from a file with the same weights stored as uint8, at
+    # ~1.1-1.2x. It reads 2 US and 1 EU dev photo more than float, the same
+    # on every CPU. float: the detector as shipped. auto (default): int8.
     detector: str = "auto"
     # Longest side of the frame as given to the plate detector, in pixels.
     # 1024 reads what 1280 reads on the dev photos and the highway clip (plates
