@@ -116,13 +116,14 @@ def describe_detector(setting: str) -> str:
     """One line for benches and logs: which detector model runs, from which file, and why."""
     name = resolve_detector(setting)
     model = DETECTOR_MODELS[name]
+    file = model.file_here()
     if not model.file_without_vnni:
         why = ""
-    elif int8_is_exact():
-        why = ": int8 weights, as this CPU sums uint8 x int8 products exactly"
-    else:
+    elif file == model.file_without_vnni:
         why = ": uint8 weights, as this CPU's uint8 x int8 sums saturate (x86 without VNNI)"
-    return f"detector {name} ({'auto, ' if setting == 'auto' else ''}{model.file_here()}{why})"
+    else:
+        why = ": int8 weights, as this CPU sums uint8 x int8 products exactly"
+    return f"detector {name} ({'auto, ' if setting == 'auto' else ''}{file}{why})"
 
 
 def resolve_detector(setting: str) -> str:

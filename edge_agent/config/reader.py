@@ -14,12 +14,14 @@ class ReaderConfig:
     # comparison. Both run on onnxruntime, without torch.
     engine: str = "ppocr"
     # int8: this project's INT8 quantization of PP-OCRv6 small's text
-    # detector (models/README.md), computed exactly on every CPU: ~0.65x
+    # detector (models/README.md), computed exactly on every CPU: ~0.6x
     # the float model's detection time where the CPU sums uint8 x int8
     # products exactly (ARM, x86 with VNNI); on other x86 CPUs, where those
     # sums saturate, from a file with the same weights stored as uint8, at
-    # ~1.1-1.2x. It reads 2 US and 1 EU dev photo more than float, the same
-    # on every CPU. float: the detector as shipped. auto (default): int8.
+    # about float's (1.04x alone, 1.16x on a stream, AVX-512 EPYC; 1.17x
+    # measured on AVX2 for a U8U8 model of the same graph). It reads 2 US
+    # and 1 EU dev photo more than float, the same on every CPU. float: the
+    # detector as shipped. auto (default): int8.
     detector: str = "auto"
     # Longest side of the frame as given to the plate detector, in pixels.
     # 1024 reads what 1280 reads on the dev photos and the highway clip (plates
