@@ -11,8 +11,9 @@ import pytest
 from edge_agent.config import ReaderConfig
 from edge_agent.detect import TextLinePlateDetector
 from edge_agent.ocr import TextLine, TextRecognizer, rectify
-from edge_agent import read
-from edge_agent.read import _with_edges, make_reader, plate_rank, trim, widen
+from edge_agent import rank, read
+from edge_agent.rank import plate_rank
+from edge_agent.read import _with_edges, make_reader, trim, widen
 from edge_agent.records import Frame
 
 try:
@@ -399,7 +400,7 @@ def test_a_short_read_must_be_sure():
 
     def kept(text: str, confidence: float) -> list[str]:
         lines = [line(text, *(confidence,) * len(text))]
-        return [r.read.text for r in read._ranked_plates(frame, candidates, lines, CFG, verify=True)]
+        return [r.read.text for r in rank.ranked_plates(frame, candidates, lines, CFG, verify=True)]
 
     assert kept("V6LE", 0.85) == []
     assert kept("V6LE", 0.95) == ["V6LE"]
