@@ -25,7 +25,11 @@ apt_pkgs=()
 python3 -c 'import ensurepip' 2>/dev/null || apt_pkgs+=(python3-venv)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || apt_pkgs+=(mosquitto)
 # The tests score and verify the service unit with systemd-analyze (package systemd).
-if [[ " ${extras[*]} " == *" test "* ]]; then command -v systemd-analyze >/dev/null || apt_pkgs+=(systemd); fi
+# Tests of rendered plates draw them in DejaVu fonts (package fonts-dejavu-core).
+if [[ " ${extras[*]} " == *" test "* ]]; then
+  command -v systemd-analyze >/dev/null || apt_pkgs+=(systemd)
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || apt_pkgs+=(fonts-dejavu-core)
+fi
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
   echo "setup.sh: installing ${apt_pkgs[*]} with apt-get"

@@ -137,4 +137,7 @@ class EasyOcrRecognizer:
         score = float(steps.prod() ** (2.0 / math.sqrt(len(steps)))) if len(steps) else 0.0
         confidence = float(np.mean(char_probs)) if char_probs else 0.0
         raw = ctc_collapse(logits.argmax(axis=1), self._vocabulary)
-        return TextLine("".join(chars), confidence, tuple(char_probs), tuple(alternatives), raw), score
+        # Column 0 is the blank, as TextLine.steps wants: the allowlist
+        # leaves nothing else that is no plate character.
+        return TextLine("".join(chars), confidence, tuple(char_probs), tuple(alternatives), raw,
+                        probs.astype(np.float32)), score

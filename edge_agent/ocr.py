@@ -18,7 +18,7 @@ import logging
 import math
 import platform
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -39,9 +39,12 @@ MODEL_SHA256 = {
     # Made by this project (models/quantize_ppocr.py), shipped in edge_agent/assets/.
     "PP-OCRv6_det_small_int8.onnx": "2e5a522f47c9d36e5fda6d6f04f92a983501eb71e6f73debb41749b3377eaec1",
     "PP-OCRv6_det_small_int8_u8w.onnx": "87e3416fcdf6d588b24f2fd643b7e75c3db595f6532a73021d6ca01041159374",
+    # fast-plate-ocr's plate recognizer (MIT), shipped in edge_agent/assets/ (plate_recognizer.py).
+    "cct_xs_v2_global.onnx": "8031afb5fdc6b4d80462c9d542f1284ebd2cfddf5dbacd62609848d7e2855f44",
 }
 # Models this project makes; the others come from the rapidocr wheel.
-ASSET_MODELS = frozenset({"PP-OCRv6_det_small_int8.onnx", "PP-OCRv6_det_small_int8_u8w.onnx"})
+ASSET_MODELS = frozenset({"PP-OCRv6_det_small_int8.onnx", "PP-OCRv6_det_small_int8_u8w.onnx",
+                          "cct_xs_v2_global.onnx"})
 FLOAT_DETECTOR_MODEL = "PP-OCRv6_det_small.onnx"
 INT8_DETECTOR_MODEL = "PP-OCRv6_det_small_int8.onnx"
 # The INT8 model with its weights stored as uint8 (w + 128, zero point 128):
@@ -154,7 +157,7 @@ def model_path(name: str) -> Path:
     if name in ASSET_MODELS:
         path = Path(str(resources.files("edge_agent") / "assets" / name))
         if not path.is_file():
-            raise AgentError(f"reader: model file missing: {path} (made by models/quantize_ppocr.py)")
+            raise AgentError(f"reader: model file missing: {path} (see models/README.md)")
     else:
         try:
             path = Path(str(resources.files("rapidocr") / "models" / name))
@@ -455,6 +458,17 @@ class TextLine:
     # included: a camera's burnt-in clock or date shows its colons and
     # dashes there (its digits alone can look like a plate).
     raw: str = ""
+    # The recognizer's probabilities at each time step across the row:
+    # column 0 anything that is no plate character (blank, space, marks),
+    # then PLATE_CHARSET; how another reader's text is weighed against this
+    # one (ctc.py, consensus.py). None where no matrix is known.
+    steps: np.ndarray | None = field(default=None, compare=False, repr=False)
+    # Whose read this is, where two readers were combined (consensus.py): "" for one recognizer's own.
+    reader: str = ""
+    # Each reader's own read of the row there: (reader, text, confidence).
+    readers: tuple[tuple[str, str, float], ...] = ()
+    # Whether the plate's region writes this text's round glyph as 0 (consensus.round_glyph_is_zero).
+    zero_for_o: bool = False
 
 
 def ctc_collapse(best: np.ndarray, vocabulary: list[str]) -> str:
@@ -567,8 +581,10 @@ class TextRecognizer:
         for t in steps:
             top = np.argsort(sub[t, 2:])[::-1][:ALTERNATIVES] + 2
             alternatives.append(tuple((self._labels[k], float(sub[t, k])) for k in top))
+        plate = sub[:, 2:]
+        steps = np.concatenate([np.clip(1.0 - plate.sum(axis=1, keepdims=True), 0.0, 1.0), plate], axis=1)
         return TextLine("".join(chars), confidence, tuple(char_probs), tuple(alternatives),
-                        ctc_collapse(probs.argmax(axis=1), self._vocabulary))
+                        ctc_collapse(probs.argmax(axis=1), self._vocabulary), steps.astype(np.float32))
 
     def _glyph_mass(self, step_probs: np.ndarray, k: int) -> float:
         """Probability of the character read at a step or any look-alike of it."""

@@ -11,6 +11,7 @@ still's looks (detect.STILL_LOOKS) are merged by vote_looks.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -221,7 +222,13 @@ def ranked_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[Te
         if not plate_like(line.text, cfg, require_digit and not vanity) or plate_rank(line.text, line.raw) == 0:
             continue
         # No format holds letters alone, and a vanity plate's O is an O.
-        line = line if vanity else apply_formats(line)
+        # Two readers' consensus has weighed the formats already.
+        line = line if vanity or line.reader else apply_formats(line)
+        # A word of letters alone is ranked as the letters it shows (a
+        # crop's vanity plate is written as its region's records write it
+        # once it is chosen, read.RowReader.read_crop).
+        if line.zero_for_o and not letters_only(line.text):
+            line = replace(line, text=line.text.replace("O", "0"))
         # Dropping an emblem may leave too few characters for a plate.
         if line.confidence < cfg.min_confidence or len(line.text) < cfg.min_chars:
             continue
@@ -240,7 +247,8 @@ def ranked_plates(frame: Frame, candidates: list[PlateCandidate], lines: list[Te
             stacked = evidence.stacked_rows > 0
         read = PlateRead(text=line.text, confidence=line.confidence, box=candidate.box,
                          frame_index=frame.index, captured_at=frame.captured_at,
-                         crop=evidence_crop(frame.image, candidate.box))
+                         crop=evidence_crop(frame.image, candidate.box), reader=line.reader,
+                         readers=line.readers, zero_for_o=line.zero_for_o)
         # A letters-only read ranks with all-digit ones, below a read of letters and digits.
         rank = 1 if vanity else plate_rank(read.text)
         ranked.append(Ranked((rank, not stacked, read.confidence), candidate.look, read))

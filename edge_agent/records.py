@@ -82,6 +82,15 @@ class PlateRead:
     # on at its new position with its settled text (settle.py). The tracker
     # follows a vehicle by it; the vote counts only reads.
     carried: bool = False
+    # Whose text it is where two recognizers read the plate (consensus.py):
+    # "both", "row" (the engine's), "plate" (the plate recognizer's) or
+    # "formats" (neither's own, their likeliest by the region's formats);
+    # "" where the engine read it alone.
+    reader: str = ""
+    # Each recognizer's own read of the row: (reader, text, confidence), for benches.
+    readers: tuple[tuple[str, str, float], ...] = ()
+    # Where the plate's region writes a round glyph as 0 whatever it is (consensus.round_glyph_is_zero).
+    zero_for_o: bool = False
 
 
 @dataclass(frozen=True)

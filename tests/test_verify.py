@@ -172,7 +172,7 @@ def test_a_row_open_on_three_sides_must_read_as_a_plate_format():
 def test_a_black_plate_on_a_black_bumper_is_read(monkeypatch):
     # eu8: WSQ 3021, white on black, over a CZECH REPUBLIC line, on a black
     # car. The still's row, at the trim it reads best, is open at the top
-    # and both ends; refused, the still read GLADES off a pump behind it.
+    # and both ends, and only a read that fits a format may be.
     from datetime import datetime, timezone
     from edge_agent.read import make_reader, read_frame
     from edge_agent.records import Frame
@@ -183,7 +183,8 @@ def test_a_black_plate_on_a_black_bumper_is_read(monkeypatch):
     assert read_frame(frame, detector(), reader)[0].text == "WSQ3021"
     monkeypatch.setattr(PlateEvidence, "plausible_for",
                         lambda self, text: self.plausible and not (text.isdigit() and self.open_sides))
-    assert read_frame(frame, detector(), reader)[0].text == "GLADES"
+    # (Before the plate recognizer, the still then read GLADES off the pump.)
+    assert "WSQ3021" not in [r.text for r in read_frame(frame, detector(), reader)]
 
 
 def test_a_sign_line_of_two_sizes_is_not_a_plate():

@@ -23,6 +23,11 @@ class ReaderConfig:
     # and 1 EU dev photo more than float, the same on every CPU. float: the
     # detector as shipped. auto (default): int8.
     detector: str = "auto"
+    # Read each plate-like row a second time with a recognizer trained on
+    # plates (fast-plate-ocr's cct-xs-v2-global, plate_recognizer.py) and
+    # keep the text both readers and the region's plate formats make
+    # likeliest (consensus.py). false: the engine alone, as before.
+    plate_recognizer: bool = True
     # Longest side of the frame as given to the plate detector, in pixels.
     # 1024 reads what 1280 reads on the dev photos and the highway clip (plates
     # 18-22 px tall) in 40% less time; 960 starts to miss small US plates.

@@ -1,0 +1,158 @@
+"""`edge-agent bench speed`: frames per second and per-stage milliseconds of the pipeline on a stream."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .bench_sets import Progress, peak_rss_mb
+from .config import ReaderConfig, TrackerConfig
+from .detect import TextLinePlateDetector
+from .errors import InputError
+from .ocr import describe_detector
+from .read import make_reader
+from .records import Frame
+from .track import Tracker
+
+
+SPEED_FPS = 25.0
+
+
+def speed(video: Path | None, size: tuple[int, int], seconds: float, cfg: ReaderConfig,
+          live: bool = False) -> dict:
+    """Per-stage times of the pipeline on a stream.
+
+    By default every frame of the stream is processed, 1/25 s apart in
+    camera time, as from a file. `live` plays it as a live camera does to
+    a unit that is busy: the next frame is the one the camera shows when
+    the last one is done, so the frames between are never seen and a plate
+    moves as far between two processed frames as it does on the unit.
+    """
+    detector = TextLinePlateDetector(cfg)
+    reader = make_reader(cfg)
+    tracker = Tracker(TrackerConfig())
+    stages: dict[str, list[float]] = {"detect": [], "read": [], "track": [], "total": []}
+    whole: list[float] = []  # total ms of the frames scanned whole
+    t0 = datetime.now(timezone.utc)
+    deadline = time.monotonic() + seconds
+    progress = Progress(int(seconds), "speed")
+    frames = _frames(video, size)
+    image, shown, camera_seconds = next(frames), 0, 0.0
+    i = 0
+    while time.monotonic() < deadline or i < 3:
+        frame = Frame(image, i, t0 + timedelta(seconds=camera_seconds), "bench")
+        scanned_whole = detector.scans.full
+        a = time.perf_counter()
+        candidates = detector(frame)
+        b = time.perf_counter()
+        reads = reader(frame, candidates)
+        c = time.perf_counter()
+        tracker.update(reads, frame.captured_at)
+        d = time.perf_counter()
+        for name, ms in (("detect", b - a), ("read", c - b), ("track", d - c), ("total", d - a)):
+            stages[name].append(ms * 1000)
+        if detector.scans.full > scanned_whole:
+            whole.append((d - a) * 1000)
+        i += 1
+        progress.step(min(int(seconds), int(seconds - (deadline - time.monotonic()))))
+        # Decoding the frames skipped is outside the timed stages.
+        camera_seconds += max(1 / SPEED_FPS, d - a) if live else 1 / SPEED_FPS
+        while shown < round(camera_seconds * SPEED_FPS):
+            image, shown = next(frames), shown + 1
+    progress.close()
+    median = {k: statistics.median(v) for k, v in stages.items()}
+    return {"frames": i, "fps": 1000 / median["total"], "median_ms": median,
+            "mean_total_ms": statistics.mean(stages["total"]),
+            "p90_total_ms": float(np.percentile(stages["total"], 90)), "peak_rss_mb": peak_rss_mb(),
+            "whole_scans": len(whole), "whole_median_ms": statistics.median(whole),
+            "stream_frames": shown + 1, "live": live,
+            "size": f"{size[0]}x{size[1]}", "source": str(video) if video else "rendered"}
+
+
+def _frames(video: Path | None, size: tuple[int, int]):
+    """Frames of the video (or rendered ones), over and over, decoded as needed.
+
+    Decoding is outside the timed stages; frames are not kept, so peak RSS
+    is the pipeline's own.
+    """
+    from .demo_footage import render_frames
+
+    while True:
+        count = 0
+        if video is None:
+            source = render_frames(seconds=5.0)
+        else:
+            cap = cv2.VideoCapture(str(video))
+            if not cap.isOpened():
+                raise InputError(f"bench: cannot open video {video}")
+            source = _read_all(cap)
+        for image in source:
+            count += 1
+            yield image if (image.shape[1], image.shape[0]) == size else cv2.resize(image, size)
+        if count == 0:
+            raise InputError(f"bench: no frames in {video}")
+
+
+def _read_all(cap):
+    ok, image = cap.read()
+    while ok:
+        yield image
+        ok, image = cap.read()
+    cap.release()
+
+
+def cmd_speed(args: argparse.Namespace) -> int:
+    from .bench import reader_config
+
+    try:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise InputError(f"bench: --size: expected WIDTHxHEIGHT, got {args.size!r}") from None
+    cfg = reader_config(ReaderConfig(detector=args.detector, full_scan_seconds=args.full_scan_seconds,
+                                     reread_every=args.reread_every), args.reader)
+    for key, problem in cfg.problems():
+        raise InputError(f"bench: --{key.replace('_', '-')}: {problem}")
+    print(describe_detector(cfg.detector) + f"; reader {args.reader}")
+    r = speed(Path(args.video) if args.video else None, (w, h), args.seconds, cfg, live=args.live)
+    m = r["median_ms"]
+    print(f"source {r['source']} at {r['size']}: {r['frames']} frames, {r['fps']:.2f} fps (from the median frame)")
+    if r["live"]:
+        print(f"live: {r['frames']} of the {r['stream_frames']} frames a {SPEED_FPS:g} fps camera showed "
+              "meanwhile were processed; the others passed while the unit was busy")
+    print(f"median ms per frame: detect {m['detect']:.1f}, read {m['read']:.1f}, track {m['track']:.2f}, "
+          f"total {m['total']:.1f} (p90 {r['p90_total_ms']:.1f}, mean {r['mean_total_ms']:.1f}); "
+          f"peak RSS {r['peak_rss_mb']:.0f} MB")
+    every = f"every {cfg.full_scan_seconds:g} s" if cfg.full_scan_seconds else "every frame"
+    rest = "; the rest followed the plates in view" if r["whole_scans"] < r["frames"] else ""
+    print(f"whole-frame scans: {r['whole_scans']} of {r['frames']} frames ({every}), "
+          f"median total {r['whole_median_ms']:.1f} ms{rest}")
+    return 0
+
+
+
+
+def register(kinds) -> None:
+    from .bench import add_detector, add_reader
+
+    p = kinds.add_parser("speed", help="frames per second and per-stage milliseconds")
+    p.add_argument("--video", help="frames from this video (default: rendered demo frames)")
+    p.add_argument("--size", default="1280x720", help="frame size WIDTHxHEIGHT (default 1280x720)")
+    p.add_argument("--seconds", type=float, default=20.0, help="how long to run (default 20)")
+    add_reader(p)
+    add_detector(p)
+    p.add_argument("--full-scan-seconds", type=float, default=ReaderConfig.full_scan_seconds,
+                   help="scan the whole frame this often, following plates between "
+                        f"(0: every frame; default {ReaderConfig.full_scan_seconds:g})")
+    p.add_argument("--live", action="store_true",
+                   help="take frames as a live camera delivers them to a busy unit, skipping those that "
+                        "pass meanwhile (default: every frame, as from a file)")
+    p.add_argument("--reread-every", type=int, default=ReaderConfig.reread_every,
+                   help="read a settled plate again every this many frames "
+                        f"(1: every plate in every frame; default {ReaderConfig.reread_every})")
+    p.set_defaults(func=cmd_speed)

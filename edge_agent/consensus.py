@@ -1,0 +1,182 @@
+"""One read of a plate from two recognizers and the region's plate formats.
+
+PP-OCR's line recognizer reads the plate's character row; the plate
+recognizer (plate_recognizer.py) reads the plate around it. They fail
+differently: the line recognizer, trained on text of every kind, reads
+emblems and state names as characters, loses an end character the row's
+box cut off, and confuses W/N or H/U on small plates; the plate recognizer
+knows plates but confuses A/4, 8/B or 0/1 where the row reader is sure.
+
+Each candidate text (both readers' own, their likeliest variants, and each
+projected onto the formats of the plate's likely region) is scored by how
+likely each reader makes it given everything it saw (the line
+recognizer's CTC matrix, the plate recognizer's ten slots) and by how
+likely the region's formats make it (regions.py), and the best is kept:
+log P_row(text) + log P_plate(text) + log P_formats(text).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import ctc
+from .ocr import PLATE_CHARSET, TextLine
+from .plate_recognizer import ALPHABET, PAD, REGIONS as RECOGNIZER_REGIONS, SlotRead
+from .regions import CLASSES, REGIONS, fitting
+
+_COLUMN = {ch: i + 1 for i, ch in enumerate(PLATE_CHARSET)}
+_SLOT = {ch: i for i, ch in enumerate(ALPHABET)}
+# Variants of each reader's own text: the plate recognizer's likeliest
+# texts (a beam over its slots) and the row reader's second choices where
+# it was unsure.
+PLATE_BEAM = 8
+ROW_UNSURE = 0.95
+# A region weighs candidates only if the plate recognizer gives it at least this.
+MIN_REGION_WEIGHT = 0.05
+NEGLIGIBLE_REGION = 0.01
+
+
+@dataclass(frozen=True)
+class Consensus:
+    line: TextLine  # the text kept, with each character's probability averaged over both readers
+    reader: str  # whose read it is: "both", "row" (the line recognizer), "plate", or "formats" (neither alone)
+    region: str  # the plate recognizer's region for the plate
+
+
+def combine(line: TextLine, plate: SlotRead) -> Consensus:
+    """The likeliest text given both readers and the region's formats."""
+    weights = _region_weights(plate)
+    likely = [REGIONS[n] for n, w in weights.items() if n and w >= MIN_REGION_WEIGHT]
+    if line.text and line.text == plate.text and any(fitting(line.text, r) for r in likely):
+        # Both read the same text and it fits a format of the plate's
+        # region: nothing to weigh (on a road, most rows), and a stream
+        # frame's time is better spent elsewhere.
+        best, row_probs = line.text, list(line.char_probs)
+    else:
+        row_logp = ctc.log_steps(line.steps)
+        texts = [t for t in dict.fromkeys(candidates(line, plate, weights)) if t]
+        row_scores = ctc.log_likelihoods(row_logp, [[_COLUMN[ch] for ch in t] for t in texts])
+        scored = {t: r + plate.log_likelihood(t) + math.log(format_odds(t, weights))
+                  for t, r in zip(texts, row_scores)}
+        best = max(scored, key=lambda t: (scored[t], t == line.text, t == plate.text))
+        row_probs = ctc.char_probs(row_logp, [_COLUMN[ch] for ch in best])
+    probs = tuple((a + b) / 2 for a, b in zip(row_probs, plate.char_probs_of(best)))
+    reader = ("both" if best == line.text == plate.text else "row" if best == line.text
+              else "plate" if best == plate.text else "formats")
+    chosen = TextLine(best, float(np.mean(probs)) if probs else 0.0, probs, (), line.raw, line.steps, reader,
+                      (("row", line.text, line.confidence), ("plate", plate.text, plate.confidence)),
+                      round_glyph_is_zero(best, weights))
+    return Consensus(chosen, reader, plate.region)
+
+
+def _region_weights(plate: SlotRead) -> dict[str, float]:
+    """The plate recognizer's belief in each region with formats; the rest of its belief under ''."""
+    probs = plate.region_probs / max(1e-9, float(plate.region_probs.sum()))
+    weights: dict[str, float] = {}
+    for name, p in zip(RECOGNIZER_REGIONS, probs):
+        key = name if name in REGIONS else ""
+        weights[key] = weights.get(key, 0.0) + float(p)
+    return weights
+
+
+def format_odds(text: str, weights: dict[str, float]) -> float:
+    """How likely the regions' formats make the text: 1 where it fits, a region's `others` where not."""
+    total = 0.0
+    for name, w in weights.items():
+        # A region the recognizer all but rules out weighs like one without formats.
+        if not name or w < NEGLIGIBLE_REGION:
+            total += w
+        else:
+            region = REGIONS[name]
+            total += w * (1.0 if fitting(text, region) else region.others)
+    return max(total, 1e-9)
+
+
+def round_glyph_is_zero(text: str, weights: dict[str, float]) -> bool:
+    """Whether the text's round glyphs are to be written as 0: it fits no format of a likely region, which writes them so.
+
+    Both readers tell O from 0 and I from 1 where a plate's font does, and
+    candidates projected onto the formats put letters and digits where
+    formats want them; this is only for the rest. Most US states print one
+    glyph for O and 0, and their records write it as 0
+    (regions.Region.round_glyph_is_zero), vanity plates' too; regions that
+    print them apart keep the readers' glyph. The text is rewritten once it
+    is known to be a plate's (rank.py): a word of letters alone read off a
+    van is judged as the letters it shows.
+    """
+    likely = [REGIONS[n] for n, w in weights.items() if n and w >= MIN_REGION_WEIGHT]
+    if "O" not in text or any(fitting(text, region) for region in likely):
+        return False
+    zero = sum(w for n, w in weights.items() if n and REGIONS[n].round_glyph_is_zero)
+    apart = sum(w for n, w in weights.items() if n and not REGIONS[n].round_glyph_is_zero)
+    return zero > apart
+
+
+def candidates(line: TextLine, plate: SlotRead, weights: dict[str, float]) -> list[str]:
+    """Texts worth scoring: each reader's own, its likeliest variants, and their projections onto formats."""
+    own = [line.text, plate.text]
+    out = own + _plate_beam(plate) + _row_variants(line)
+    regions = [REGIONS[n] for n, w in weights.items() if n and w >= MIN_REGION_WEIGHT]
+    for text in dict.fromkeys(own):
+        for region in regions:
+            for fmt in region.formats:
+                if len(fmt) == len(text):
+                    out.append(_project(text, fmt, line, plate))
+    return out
+
+
+def _plate_beam(plate: SlotRead) -> list[str]:
+    """The plate recognizer's likeliest texts: a beam over its slots, pads only after the last character."""
+    logp = np.log(np.maximum(plate.slot_probs, 1e-9))
+    beam: list[tuple[float, str, bool]] = [(0.0, "", False)]
+    pad = _SLOT[PAD]
+    for slot in logp:
+        top = np.argsort(slot)[::-1][:3]
+        grown = []
+        for score, text, ended in beam:
+            if ended:
+                grown.append((score + slot[pad], text, True))
+                continue
+            for k in top:
+                grown.append((score + slot[k], text if k == pad else text + ALPHABET[k], k == pad))
+        beam = sorted(grown, reverse=True)[:PLATE_BEAM]
+    return [text for _, text, _ in beam]
+
+
+def _row_variants(line: TextLine) -> list[str]:
+    """The row reader's text with one unsure character replaced by its next choice, or dropped."""
+    out = []
+    for i, (ch, p) in enumerate(zip(line.text, line.char_probs)):
+        if p >= ROW_UNSURE:
+            continue
+        out.append(line.text[:i] + line.text[i + 1:])
+        if i < len(line.alternatives):
+            for alt, _ in line.alternatives[i][:2]:
+                if alt != ch:
+                    out.append(line.text[:i] + alt + line.text[i + 1:])
+    return out
+
+
+def _project(text: str, fmt: str, line: TextLine, plate: SlotRead) -> str:
+    """The text with each place that breaks the format given the likeliest character of the format's class there.
+
+    Likeliest by both readers where each has a character at that place
+    (the row reader only where its read is as long as the text).
+    """
+    out = []
+    aligned = len(line.text) == len(text) and len(line.alternatives) == len(text)
+    for i, (ch, cls) in enumerate(zip(text, fmt)):
+        allowed = CLASSES[cls]
+        if ch in allowed:
+            out.append(ch)
+            continue
+        score = {c: math.log(max(float(plate.slot_probs[i, _SLOT[c]]), 1e-9)) for c in allowed}
+        if aligned:
+            row = dict(line.alternatives[i])
+            for c in allowed:
+                score[c] += math.log(max(row.get(c, 0.0), 1e-4))
+        out.append(max(score, key=score.get))
+    return "".join(out)
