@@ -11,7 +11,7 @@ import pytest
 
 from edge_agent import ocr
 from edge_agent.errors import AgentError
-from edge_agent.plate_recognizer import ALPHABET, MODEL, PAD, REGIONS, SLOTS, PlateRecognizer, SlotRead
+from edge_agent.plate_recognizer import ALPHABET, MISSED, MODEL, PAD, REGIONS, SLOTS, PlateRecognizer, SlotRead
 
 try:
     from rendered import render_br
@@ -56,7 +56,7 @@ def test_a_text_one_character_off_costs_one_miss_not_a_misread_slot_each():
     assert read.log_likelihood("KURSAE") == pytest.approx(SLOTS * math.log(0.99))
     # URSAE: the K is an extra the recognizer read (one miss), not five slots misread.
     assert read.log_likelihood("URSAE") == pytest.approx(read.log_likelihood("KURSAE") - math.log(0.99)
-                                                          + math.log(1e-3), abs=0.05)
+                                                          + math.log(MISSED), abs=0.05)
     assert read.char_probs_of("URSAE") == pytest.approx([0.99] * 5)
     # A character the slots never read has no probability of its own.
     assert read.char_probs_of("KURSAEX") == pytest.approx([0.99] * 6 + [0.0])
