@@ -246,14 +246,14 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
     for name in names:
         reader_config(cfg, name)
     folders = label_sets([Path(d) for d in args.dirs])
-    print(describe_detector(cfg.detector)
-          + (f"; photos scaled by {args.scale:g}" if args.scale != 1.0 else "")
-          + (f"; re-saved as JPEG quality {args.jpeg}" if args.jpeg else "")
-          + (_passes_line(args.passes) if args.passes else ""))
     try:
         jsonl = open(args.jsonl, "w") if args.jsonl else None
     except OSError as exc:
         raise InputError(f"bench: --jsonl {args.jsonl}: {exc.strerror}") from None
+    print(describe_detector(cfg.detector)
+          + (f"; photos scaled by {args.scale:g}" if args.scale != 1.0 else "")
+          + (f"; re-saved as JPEG quality {args.jpeg}" if args.jpeg else "")
+          + (_passes_line(args.passes) if args.passes else ""))
     rows = []
     try:
         for folder in folders:

@@ -206,6 +206,10 @@ def test_jsonl_has_a_line_per_photo_with_its_reads_and_who_won(tmp_path):
     best = first["candidates"][0]
     assert best["text"] == first["read"] and best["won"] == first["won"] in ("both", "row", "plate", "formats")
     assert set(best["readers"]) == {"row", "plate"}
+    done = bench("accuracy", str(root), "--jsonl", str(tmp_path / "no" / "such" / "folder.jsonl"))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.strip() == f"edge-agent: bench: --jsonl {tmp_path / 'no' / 'such' / 'folder.jsonl'}: " \
+                                  "No such file or directory"
     alone = [line for line in lines if line["reader"] == "ppocr"]
     assert alone and all(line["won"] == "" and line["candidates"][0]["readers"] == {} for line in alone)
 
