@@ -20,7 +20,7 @@ from .config import ReaderConfig
 from .consensus import combine
 from .detect import PlateDetector, TextLinePlateDetector
 from .ocr import TextLine, TextRecognizer, rectify
-from .plate_recognizer import PlateRecognizer, plate_crop
+from .plate_recognizer import PlateRecognizer, SlotRead, plate_crop
 from .rank import Ranked, keep_plates, plate_like, plate_rank, ranked_plates, vote_looks
 from .records import Box, Frame, PlateCandidate, PlateRead
 from .settle import SettledRows
@@ -88,7 +88,7 @@ class RowReader:
         return ranked_plates(frame, candidates, lines, self.cfg, verify=True, read_at=read_at)
 
     def agree(self, image: np.ndarray, quads: list[np.ndarray], lines: list[TextLine],
-              whole_plate: bool = False) -> list[TextLine]:
+              plate: SlotRead | None = None) -> list[TextLine]:
         """Each row's read, or where the plate recognizer reads its plate too, the two readers' consensus.
 
         Only rows the engine reads as a possible registration are read
@@ -100,8 +100,8 @@ class RowReader:
         todo = [i for i, line in enumerate(lines)
                 if line.steps is not None and 2 <= len(line.text) <= self.cfg.max_chars + 1
                 and plate_rank(line.text, line.raw) != 0]
-        if whole_plate:
-            plates = self.plate_recognizer([image]) * len(todo) if todo else []
+        if plate is not None:
+            plates = [plate] * len(todo)
         else:
             plates = self.plate_recognizer([plate_crop(image, quads[i]) for i in todo])
         out = list(lines)
@@ -149,9 +149,9 @@ class RowReader:
         candidates.append(PlateCandidate(Box(0, 0, big.shape[1], big.shape[0]), 0.0, whole))
         lines, _ = self.read_rows_of_still(big, [c.quad for c in candidates], require_digit=False)
         # The crop is the plate: the plate recognizer reads it whole, as it
-        # was trained, and each row is weighed against that one read (a
-        # state name or slogan row agrees with it in nothing).
-        lines = self.agree(big, [c.quad for c in candidates], lines, whole_plate=True)
+        # was trained, and each row is weighed against that one read.
+        plate = self.plate_recognizer([big])[0] if self.plate_recognizer is not None else None
+        lines = self.agree(big, [c.quad for c in candidates], lines, plate=plate)
         reads = keep_plates(frame, candidates, lines, self.cfg, require_digit=False)
         # On a plate the registration is the tallest text; state names,
         # slogans and year stickers are smaller. The whole-crop fallback
@@ -162,10 +162,17 @@ class RowReader:
             height = 0.75 if r.box.h >= big.shape[0] else min(1.0, r.box.h / tallest)
             return r.confidence * height + 0.1 * (plate_rank(r.text) == 2)
 
+        # A crop is one plate: of the rows' reads, the one the plate
+        # recognizer's read of the whole plate makes likeliest, the
+        # registration's height and confidence only between equals. A
+        # state name, a slogan or a row the detector cut short agrees with
+        # that read in little; ranked by height and confidence alone, GR8B
+        # (the row cut short) beat GR8BUNZ and 345D beat Wyoming's 1345D.
+        key = (lambda r: (plate.log_likelihood(r.text), score(r))) if plate is not None else score
         # Chosen as the letters they show, vanity plates are then written
         # as their region's records write them (consensus.round_glyph_is_zero).
         return [replace(r, text=r.text.replace("O", "0")) if r.zero_for_o else r
-                for r in sorted(reads, key=score, reverse=True)]
+                for r in sorted(reads, key=key, reverse=True)]
 
 
 class PpocrReader(RowReader):

@@ -325,3 +325,12 @@ def test_a_short_read_must_be_sure():
     assert kept("V6LE", 0.85) == []
     assert kept("V6LE", 0.95) == ["V6LE"]
     assert kept("V6LE7", 0.85) == ["V6LE7"]
+
+
+def test_a_crops_read_is_the_one_its_whole_plate_read_supports():
+    # Washington's GR8 BUNZ: the detector's row stops after GR8B, and by
+    # height and confidence that row outranks the whole crop's read. The
+    # plate recognizer, reading the whole crop, reads all seven.
+    image = cv2.imread(str(require(US_CROPS) / "wa742.png"))
+    assert make_reader(ReaderConfig(plate_recognizer=False)).read_crop(image)[0].text == "GR8B"
+    assert make_reader(CFG).read_crop(image)[0].text == "GR8BUNZ"
