@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Reopening a source faster than this only loads a camera or network that is
+# already failing; waiting longer than an hour leaves a unit blind for
+# nothing, as a reopen costs little.
+MIN_RECONNECT_SECONDS = 0.1
+MAX_RECONNECT_SECONDS = 3600
+# A cap above 120 never bites on a Pi-class unit; below one frame in ten
+# seconds a passing vehicle is missed altogether.
+MIN_FPS, MAX_FPS = 0.1, 120
+
 
 @dataclass(frozen=True)
 class CameraConfig:
@@ -44,12 +53,13 @@ class CameraConfig:
             out.append(("mask", f"{exc} (regions are \"x,y,w,h; x,y,w,h\")"))
         if not self.source:
             out.append(("source", "is required"))
-        if self.reconnect_min_seconds <= 0:
-            out.append(("reconnect_min_seconds", "must be greater than 0"))
-        if self.reconnect_max_seconds < self.reconnect_min_seconds:
-            out.append(("reconnect_max_seconds", "must be at least reconnect_min_seconds"))
-        if self.max_fps < 0:
-            out.append(("max_fps", "must be 0 or more"))
+        if not MIN_RECONNECT_SECONDS <= self.reconnect_min_seconds <= MAX_RECONNECT_SECONDS:
+            out.append(("reconnect_min_seconds",
+                        f"must be between {MIN_RECONNECT_SECONDS} and {MAX_RECONNECT_SECONDS}"))
+        if not self.reconnect_min_seconds <= self.reconnect_max_seconds <= MAX_RECONNECT_SECONDS:
+            out.append(("reconnect_max_seconds", f"must be between reconnect_min_seconds and {MAX_RECONNECT_SECONDS}"))
+        if self.max_fps != 0 and not MIN_FPS <= self.max_fps <= MAX_FPS:
+            out.append(("max_fps", f"must be 0 (all frames) or between {MIN_FPS} and {MAX_FPS}"))
         if not 1 <= self.stream_timeout_seconds <= 25:
             # Above 25 s a stalled read could outlast WatchdogSec and TimeoutStopSec.
             out.append(("stream_timeout_seconds", "must be between 1 and 25"))

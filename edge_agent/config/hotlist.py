@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# A list not updated for a year is not "stale" but abandoned; a larger
+# threshold would only switch the alarm off, which 0 says plainly.
+MAX_AGE_HOURS = 8760
+
 
 @dataclass(frozen=True)
 class HotlistConfig:
@@ -31,6 +35,6 @@ class HotlistConfig:
             out.append(("path", "is required (or public_key_file, to take signed lists)"))
         if not 0 <= self.confusion_tolerance <= 2:
             out.append(("confusion_tolerance", "must be 0, 1 or 2"))
-        if self.max_age_hours < 0:
-            out.append(("max_age_hours", "must be 0 or more"))
+        if not 0 <= self.max_age_hours <= MAX_AGE_HOURS:
+            out.append(("max_age_hours", f"must be between 0 (never stale) and {MAX_AGE_HOURS} (a year)"))
         return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -152,6 +153,10 @@ def _check_section(
             values[key] = tuple(items)
         elif (typed := _as_type(value, types[key])) is None:
             found.append((key, f"must be {_type_name(types[key])}"))
+        elif not _finite(typed):
+            # TOML allows nan and inf, and every comparison with nan is false,
+            # so a nan would slip past each range check in problems().
+            found.append((key, f"must be {_type_name(types[key]).replace('number', 'finite number')}"))
         else:
             values[key] = typed
 
@@ -197,8 +202,24 @@ def _as_type(value: Any, kind: Any) -> Any:
     if isinstance(value, bool):  # bool is an int in Python, but not in TOML
         return None
     if kind is float and isinstance(value, int):
-        return float(value)
+        # tomllib reads integers of any size; one too big for a float is as
+        # unusable as inf and is reported the same way.
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf
     return value if isinstance(value, kind) else None
+
+
+def _finite(value: Any) -> bool:
+    """False if a float in the value, or in its list or table, is nan or infinite."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, tuple):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    return True
 
 
 def _unknown(kind: str, name: str, known: Iterable[str]) -> str:

@@ -5,7 +5,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_PREFIX = re.compile(r"^[A-Za-z0-9._/-]+$")
+# fullmatch, not match with "$": "$" also matches before a final newline.
+_PREFIX = re.compile(r"[A-Za-z0-9._/-]+")
+# The protocol gives keepalive 16 bits: above 65535 paho raises inside the
+# link's thread (mqtt_link), which dies, and the unit never connects again.
+MIN_KEEPALIVE, MAX_KEEPALIVE = 5, 65535
+# As for the camera: faster only hammers a broker that is coming back, and
+# after an hour's wait alerts are held back for nothing.
+MIN_RECONNECT_SECONDS = 0.1
+MAX_RECONNECT_SECONDS = 3600
+# Far more than a unit's SD card gives the outbox; a larger figure only
+# means "never withhold crops", which the card cannot keep.
+MAX_OUTBOX_MB = 102400
+# Past an hour, `edge-agent status` and a fleet's dashboard cannot tell a
+# stuck unit from a quiet one for hours.
+MAX_STATUS_INTERVAL_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -41,7 +55,7 @@ class MqttConfig:
             out.append(("host", "is required"))
         if not 1 <= self.port <= 65535:
             out.append(("port", "must be between 1 and 65535"))
-        if not self.topic_prefix or not _PREFIX.match(self.topic_prefix) or self.topic_prefix.endswith("/"):
+        if not self.topic_prefix or not _PREFIX.fullmatch(self.topic_prefix) or self.topic_prefix.endswith("/"):
             out.append(("topic_prefix", "must be a topic without wildcards or a trailing '/'"))
         if not self.tls and not self.allow_insecure:
             out.append(("tls", "plain TCP sends alerts unencrypted; set allow_insecure = true to allow it"))
@@ -49,14 +63,15 @@ class MqttConfig:
             out.append(("cert_file" if not self.cert_file else "key_file", "cert_file and key_file go together"))
         if self.password_file and not self.username:
             out.append(("username", "is required with password_file"))
-        if self.keepalive_seconds < 5:
-            out.append(("keepalive_seconds", "must be at least 5"))
-        if self.reconnect_min_seconds <= 0:
-            out.append(("reconnect_min_seconds", "must be greater than 0"))
-        if self.reconnect_max_seconds < self.reconnect_min_seconds:
-            out.append(("reconnect_max_seconds", "must be at least reconnect_min_seconds"))
-        if self.outbox_max_mb <= 0:
-            out.append(("outbox_max_mb", "must be greater than 0"))
-        if self.status_interval_seconds < 1:
-            out.append(("status_interval_seconds", "must be at least 1"))
+        if not MIN_KEEPALIVE <= self.keepalive_seconds <= MAX_KEEPALIVE:
+            out.append(("keepalive_seconds", f"must be between {MIN_KEEPALIVE} and {MAX_KEEPALIVE}"))
+        if not MIN_RECONNECT_SECONDS <= self.reconnect_min_seconds <= MAX_RECONNECT_SECONDS:
+            out.append(("reconnect_min_seconds",
+                        f"must be between {MIN_RECONNECT_SECONDS} and {MAX_RECONNECT_SECONDS}"))
+        if not self.reconnect_min_seconds <= self.reconnect_max_seconds <= MAX_RECONNECT_SECONDS:
+            out.append(("reconnect_max_seconds", f"must be between reconnect_min_seconds and {MAX_RECONNECT_SECONDS}"))
+        if not 0 < self.outbox_max_mb <= MAX_OUTBOX_MB:
+            out.append(("outbox_max_mb", f"must be above 0 and at most {MAX_OUTBOX_MB}"))
+        if not 1 <= self.status_interval_seconds <= MAX_STATUS_INTERVAL_SECONDS:
+            out.append(("status_interval_seconds", f"must be between 1 and {MAX_STATUS_INTERVAL_SECONDS}"))
         return out

@@ -6,6 +6,12 @@ from dataclasses import dataclass
 
 ENGINES = ("ppocr", "easyocr")
 DETECTORS = ("auto", "float", "int8")
+# The plate recognizer has 10 character slots (plate_recognizer.SLOTS); 12
+# leaves room for an emblem or two read as characters (plate_formats.py).
+MAX_PLATE_CHARS = 12
+# A plate this tall is half the height of a 4K frame; a larger minimum would
+# discard every plate a unit's camera can see.
+MAX_MIN_PLATE_HEIGHT = 1000
 
 
 @dataclass(frozen=True)
@@ -71,10 +77,12 @@ class ReaderConfig:
             out.append(("reread_every", "must be between 1 and 30"))
         if not 0.0 <= self.min_confidence <= 1.0:
             out.append(("min_confidence", "must be between 0 and 1"))
-        if self.min_plate_height < 6:
-            out.append(("min_plate_height", "must be at least 6"))
-        if not 1 <= self.min_chars <= self.max_chars <= 12:
-            out.append(("min_chars", "must satisfy 1 <= min_chars <= max_chars <= 12"))
+        if not 6 <= self.min_plate_height <= MAX_MIN_PLATE_HEIGHT:
+            out.append(("min_plate_height", f"must be between 6 and {MAX_MIN_PLATE_HEIGHT}"))
+        if not 1 <= self.min_chars <= MAX_PLATE_CHARS:
+            out.append(("min_chars", f"must be between 1 and {MAX_PLATE_CHARS}"))
+        if not self.min_chars <= self.max_chars <= MAX_PLATE_CHARS:
+            out.append(("max_chars", f"must be between min_chars and {MAX_PLATE_CHARS}"))
         if not 1 <= self.threads <= 16:
             out.append(("threads", "must be between 1 and 16"))
         return out

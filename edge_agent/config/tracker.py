@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# track.MAX_TRACK_SECONDS (60) votes every track at that age anyway, so a
+# longer gap means nothing; at 0.01 s (under one frame time at 60 fps) a
+# track already closes at the first frame it is missing from.
+MIN_GAP_SECONDS, MAX_GAP_SECONDS = 0.01, 60
+# A track keeps at most track.MAX_READS_PER_TRACK (50) reads, so a larger
+# min_frames could never be met: the unit would report no vehicle at all.
+MAX_MIN_FRAMES = 50
+# Beyond a hundred plate widths a jump spans any frame a unit sees a plate
+# in; below a tenth, the detector's own jitter from frame to frame would
+# split one vehicle into many tracks.
+MIN_JUMP, MAX_JUMP = 0.1, 100
+
 
 @dataclass(frozen=True)
 class TrackerConfig:
@@ -20,10 +32,10 @@ class TrackerConfig:
 
     def problems(self) -> list[tuple[str, str]]:
         out = []
-        if self.max_gap_seconds <= 0:
-            out.append(("max_gap_seconds", "must be greater than 0"))
-        if self.min_frames < 1:
-            out.append(("min_frames", "must be at least 1"))
-        if self.max_jump_plate_widths <= 0:
-            out.append(("max_jump_plate_widths", "must be greater than 0"))
+        if not MIN_GAP_SECONDS <= self.max_gap_seconds <= MAX_GAP_SECONDS:
+            out.append(("max_gap_seconds", f"must be between {MIN_GAP_SECONDS} and {MAX_GAP_SECONDS}"))
+        if not 1 <= self.min_frames <= MAX_MIN_FRAMES:
+            out.append(("min_frames", f"must be between 1 and {MAX_MIN_FRAMES}"))
+        if not MIN_JUMP <= self.max_jump_plate_widths <= MAX_JUMP:
+            out.append(("max_jump_plate_widths", f"must be between {MIN_JUMP} and {MAX_JUMP}"))
         return out

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 # Site and camera id become MQTT topic levels, so they must not contain the
 # topic separators or wildcards.
-_TOPIC_LEVEL = re.compile(r"^[A-Za-z0-9._-]+$")
+# fullmatch, not match with "$": "$" also matches before a final newline.
+_TOPIC_LEVEL = re.compile(r"[A-Za-z0-9._-]+")
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,6 @@ class UnitConfig:
             value = getattr(self, key)
             if not value:
                 out.append((key, "is required"))
-            elif not _TOPIC_LEVEL.match(value):
+            elif not _TOPIC_LEVEL.fullmatch(value):
                 out.append((key, "may hold only letters, digits, '.', '_' and '-'"))
         return out
