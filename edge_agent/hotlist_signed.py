@@ -10,9 +10,15 @@ keys sorted, no whitespace, UTF-8), so any edit, added field or reordering
 trick breaks it. `version` must grow with every list a site issues; a unit
 refuses one that is not newer than the list it holds.
 
+Anyone who can publish on the topic can send anything, so the signature is
+checked before any other field is looked at, and a refusal's reason is a
+fixed phrase with counts and sizes: it never quotes the message (a field's
+name is any text an attacker likes, a plate or a person's name), because the
+reason goes to the status, the journal and the access log.
+
 A unit keeps only the hot-list fields of match.KEPT_COLUMNS. A list whose entries carry any
-other field (a name, a birth date) is refused whole, naming the fields,
-never their values: the signer drops such columns before signing, so a
+other field (a name, a birth date) is refused whole, counting the fields,
+never naming them: the signer drops such columns before signing, so a
 list that still has them was not made by `edge-agent hotlist sign`.
 """
 
@@ -22,25 +28,38 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .clock import rfc3339_utc
+from .clock import rfc3339_utc, utc_now
 from .errors import InputError
-from .match import KEPT_COLUMNS, MIN_PLATE_LEN, _parse_expires
+from .match import KEPT_COLUMNS, MAX_ENTRIES, MIN_PLATE_LEN, _parse_expires
 from .plates import normalise
 from .records import HotListEntry
 
 SCHEMA = "edge-agent/hotlist/1"
 _FIELDS = {"schema", "version", "issued_at", "entries", "signature"}
-# Far above any real list (a national extract is a few MB) and far below a
-# Pi's memory: a bigger message is refused before it is parsed.
-MAX_BYTES = 64 * 1024 * 1024
+# A full list of MAX_ENTRIES entries with every field filled is about 16 MB;
+# this leaves each entry twice that room. Parsing a message this size, signed
+# or not, takes about 210 MB for a moment; a bigger one is refused unread.
+MAX_BYTES = 32 * 1024 * 1024
+# object > entries array > entry object: the shape checks below refuse
+# anything deeper once the signature holds.
+MAX_DEPTH = 3
+# Above 2**53 a version no longer survives a JSON reader that uses doubles,
+# and one near 2**63 would make every later list "not newer" for ever.
+MAX_VERSION = 2**53 - 1
+# No list predates the format; and a list dated ahead of the clock by more
+# than a plausible skew would never grow stale.
+EARLIEST_ISSUE = datetime(2000, 1, 1, tzinfo=timezone.utc)
+CLOCK_SKEW = timedelta(days=1)
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})\Z")
 
 
 class HotlistRejected(InputError):
@@ -116,51 +135,67 @@ def _entry_json(entry: HotListEntry) -> dict[str, Any]:
     return out
 
 
-def verify(payload: bytes, key: Ed25519PublicKey) -> SignedList:
-    """The list in `payload` if `key` signed it; else HotlistRejected saying why."""
+def verify(payload: bytes, key: Ed25519PublicKey, *, now: datetime | None = None,
+           stored: bool = False) -> SignedList:
+    """The list in `payload` if `key` signed it; else HotlistRejected saying why, quoting nothing of it.
+
+    `stored`: the unit's own copy, already accepted once, whose issue time is
+    not held against a clock that may have been set back since (a Pi has no
+    real-time clock)."""
     if len(payload) > MAX_BYTES:
-        raise HotlistRejected(f"message of {len(payload)} bytes is larger than {MAX_BYTES}")
+        raise HotlistRejected(f"message of {len(payload)} bytes is over the {MAX_BYTES}-byte limit")
     try:
         doc = json.loads(payload)
     except (UnicodeDecodeError, ValueError):
         raise HotlistRejected("not JSON") from None
-    if not isinstance(doc, dict):
-        raise HotlistRejected("not a JSON object")
+    except RecursionError:
+        # json gives up near the interpreter's recursion limit, cleanly and fast;
+        # anything from 4 levels up is refused after the signature, by shape.
+        raise HotlistRejected(f"nested far deeper than the {MAX_DEPTH} levels of a hot list") from None
+    signature = doc.pop("signature", None) if isinstance(doc, dict) else None
+    if not isinstance(signature, str):
+        raise HotlistRejected("not a signed hot list")
+    try:
+        body = canonical(doc)
+        key.verify(base64.b64decode(signature, validate=True), body)
+    except (binascii.Error, ValueError, RecursionError, InvalidSignature):
+        raise HotlistRejected("bad signature (altered, or signed with another key)") from None
+
+    # Signed from here on, but a signer's mistake is still not quoted: the counts say enough.
     if doc.get("schema") != SCHEMA:
         raise HotlistRejected(f"not an {SCHEMA} message")
-    extra = sorted(set(doc) - _FIELDS)
+    extra = set(doc) - _FIELDS
     if extra:
-        raise HotlistRejected(f"fields not allowed in a hot list: {', '.join(extra)}")
-    if "signature" not in doc:
-        raise HotlistRejected("unsigned")
-    try:
-        signature = base64.b64decode(str(doc.pop("signature")), validate=True)
-        key.verify(signature, canonical(doc))
-    except (binascii.Error, ValueError, InvalidSignature):
-        raise HotlistRejected("signature does not verify (altered, or signed with another key)") from None
-
+        raise HotlistRejected(f"{len(extra)} top-level field(s) not allowed in a hot list")
     version = doc.get("version")
-    if type(version) is not int or version < 1:
-        raise HotlistRejected("version must be a whole number from 1")
-    issued_at = _parse_time(doc.get("issued_at"))
+    if type(version) is not int or not 1 <= version <= MAX_VERSION:
+        raise HotlistRejected(f"version must be a whole number from 1 to {MAX_VERSION}")
+    issued_at = _parse_time(doc.get("issued_at"), None if stored else (now or utc_now()))
     entries = doc.get("entries")
     if not isinstance(entries, list):
         raise HotlistRejected("entries must be a list")
-    extra_fields = sorted({k for e in entries if isinstance(e, dict) for k in e} - set(KEPT_COLUMNS))
+    if len(entries) > MAX_ENTRIES:
+        raise HotlistRejected(f"{len(entries)} entries, over the limit of {MAX_ENTRIES} a unit holds")
+    extra_fields = {k for e in entries if isinstance(e, dict) for k in e} - set(KEPT_COLUMNS)
     if extra_fields:
-        raise HotlistRejected(f"entries carry fields not allowed on the unit: {', '.join(extra_fields)}")
+        raise HotlistRejected(f"entries carry {len(extra_fields)} field(s) not allowed on the unit")
     parsed = tuple(_entry(number, e) for number, e in enumerate(entries, start=1))
-    return SignedList(version, issued_at, parsed, hashlib.sha256(canonical(doc)).hexdigest(), bytes(payload))
+    return SignedList(version, issued_at, parsed, hashlib.sha256(body).hexdigest(), bytes(payload))
 
 
-def _parse_time(value: Any) -> datetime:
+def _parse_time(value: Any, now: datetime | None) -> datetime:
+    # fromisoformat alone also takes week dates, bare dates and no time zone.
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise HotlistRejected("issued_at is not an RFC 3339 time with a time zone")
     try:
-        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise HotlistRejected("issued_at is not an RFC 3339 time") from None
-    if when.tzinfo is None:
-        raise HotlistRejected("issued_at has no time zone")
-    return when.astimezone(timezone.utc)
+        when = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # month 13; year 9999 pushed past the calendar by its offset
+        raise HotlistRejected("issued_at is not an RFC 3339 time with a time zone") from None
+    if when < EARLIEST_ISSUE:
+        raise HotlistRejected(f"issued_at is before {EARLIEST_ISSUE.year}")
+    if now is not None and when > now + CLOCK_SKEW:
+        raise HotlistRejected("issued_at is more than a day ahead of this unit's clock")
+    return when
 
 
 def _entry(number: int, e: Any) -> HotListEntry:

@@ -7,15 +7,22 @@ keeps the message in `<data_dir>/hotlist.signed.json` (so a restart cannot
 be fed an older list) and only then swaps: the new matcher is built whole
 and published with one assignment, so a read is matched against the old
 list or the new one, never a mixture.
+
+Whoever can publish on the topic can send anything, as fast as the network
+carries it. A refusal says a fixed reason, never the message's content, and
+the access log gets the first refusal of each minute and then one summary
+of how many more there were, not an fsync'd entry per message.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import fcntl
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,6 +42,11 @@ log = logging.getLogger(__name__)
 
 SIGNED_NAME = "hotlist.signed.json"
 LOCK_NAME = "hotlist.lock"
+# After a refusal is recorded, further ones are counted for this long and
+# recorded as one summary: a flood costs two access-log entries a minute.
+REJECTION_WINDOW_SECONDS = 60.0
+# A summary names at most this many distinct reasons, the rest as a count.
+SUMMARY_REASONS = 8
 
 
 @dataclass(frozen=True)
@@ -85,9 +97,14 @@ class HotlistSync:
         self._signed: SignedList | None = None
         self._seen: tuple[int, int] | None = None  # (mtime_ns, size) of the stored file last read
         self.last_rejection = ""
+        self.rejection_window_seconds = REJECTION_WINDOW_SECONDS
+        self._flood_lock = threading.Lock()
+        self._flood: _Flood | None = None
         self.active = self._csv_list(csv)
         if self._key is not None:
             self.check_installed()
+        if self.active.origin == "csv":  # a stored signed list said so itself as it came in
+            self._warn_if_empty(self.active)
 
     @property
     def signed_version(self) -> int | None:
@@ -112,11 +129,22 @@ class HotlistSync:
         with self._lock:
             signed = self._signed
             if signed is None:
-                self.active = self._csv_list(csv)
+                self._put(self._csv_list(csv))
             elif csv is not None and csv.tolerance != self.active.matcher.tolerance:
                 # A reload changed confusion_tolerance: the signed list follows it.
                 self.active = ActiveList(_matcher(signed.entries, "signed", csv.tolerance), signed.version,
                                          signed.issued_at, self.active.origin)
+
+    def _put(self, active: ActiveList) -> None:
+        self.active = active  # the swap: one assignment
+        self._warn_if_empty(active)
+
+    def _warn_if_empty(self, active: ActiveList) -> None:
+        # Status raises hotlist_empty for as long as it lasts; the journal says when it began.
+        if active.origin != "none" and len(active.matcher) == 0:
+            which = self.cfg.path if active.version is None else f"version {active.version} (from {active.origin})"
+            log.warning("hot list %s came into force with no live entry (empty, all expired or all refused "
+                        "by policy): no read can be a hit", which)
 
     # -- signed lists ------------------------------------------------------------
 
@@ -126,6 +154,8 @@ class HotlistSync:
             self.offer(payload, "mqtt")
         except HotlistRejected:
             pass  # offer() logged and recorded it
+        except AgentError as exc:  # the lock file: the broker offers the message again at reconnect
+            log.error("hot list from mqtt not taken: %s", exc)
 
     def offer(self, payload: bytes, origin: str, *, user: str = SYSTEM_USER) -> bool:
         """Verify and install a signed list; False if that very list is already in force."""
@@ -164,7 +194,7 @@ class HotlistSync:
             return
         self._seen = (st.st_mtime_ns, st.st_size)
         try:
-            signed = verify(self.path.read_bytes(), self._key)
+            signed = verify(self.path.read_bytes(), self._key, stored=True)
         except (OSError, HotlistRejected) as exc:
             log.warning("stored hot list %s not used: %s", self.path, exc)
             return
@@ -180,7 +210,7 @@ class HotlistSync:
             entries = self._admit(dataclasses.replace(empty_hotlist(label), entries=entries)).entries
         matcher = _matcher(entries, label, self.active.matcher.tolerance)
         self._signed = dataclasses.replace(signed, entries=entries)
-        self.active = ActiveList(matcher, signed.version, signed.issued_at, origin)  # the swap
+        self._put(ActiveList(matcher, signed.version, signed.issued_at, origin))
         self.last_rejection = ""
         log.info("hot list version %d in force (%d entries, issued %s, from %s)", signed.version,
                  len(signed.entries), signed.issued_at.isoformat(), origin)
@@ -188,14 +218,59 @@ class HotlistSync:
             self._record("hotlist-installed", user, f"{label}: {len(entries)} entries")
 
     def _rejected(self, origin: str, reason: str, user: str) -> None:
+        """`reason` is verify()'s or offer()'s fixed phrase: it quotes nothing of the message."""
         rejection = f"hot list from {origin} rejected: {reason}"
-        if rejection == self.last_rejection:
+        # A person's `hotlist import` is one act, recorded as one; the agent's own are windowed.
+        if user == SYSTEM_USER and self._counted(reason):
+            log.debug("%s", rejection)
+        elif user == SYSTEM_USER and rejection == self.last_rejection:
             # The same retained message, offered again at each reconnect.
             log.debug("%s", rejection)
-            return
-        log.warning("%s; version %s stays in force", rejection, self.active.version or "(csv)")
-        self._record("hotlist-rejected", user, f"from {origin}: {reason}")
+        else:
+            log.warning("%s; version %s stays in force", rejection, self.active.version or "(csv)")
+            self._record("hotlist-rejected", user, f"from {origin}: {reason}")
         self.last_rejection = rejection  # last: whoever watches it finds the log and record done
+
+    def _counted(self, reason: str) -> bool:
+        """True if a refusal was recorded less than a window ago: this one waits for the summary."""
+        with self._flood_lock:
+            if self._flood is not None:
+                self._flood.reasons[reason] += 1
+                return True
+            flood = self._flood = _Flood()
+            flood.timer = threading.Timer(self.rejection_window_seconds, self._window_ended, (flood,))
+            flood.timer.daemon = True
+            flood.timer.start()
+            return False
+
+    def _window_ended(self, flood: _Flood) -> None:
+        with self._flood_lock:
+            if self._flood is not flood:
+                return  # flushed meanwhile
+            self._flood = None
+        self._summarise(flood)
+
+    def flush_rejections(self) -> None:
+        """Record the summary of the refusals counted so far now, not at the window's end (at stop)."""
+        with self._flood_lock:
+            flood, self._flood = self._flood, None
+        if flood is not None:
+            if flood.timer is not None:
+                flood.timer.cancel()
+            self._summarise(flood)
+
+    def _summarise(self, flood: _Flood) -> None:
+        total = sum(flood.reasons.values())
+        if not total:
+            return
+        named, rest = flood.reasons.most_common()[:SUMMARY_REASONS], flood.reasons.most_common()[SUMMARY_REASONS:]
+        counts = ", ".join(f"{reason} {n}" for reason, n in named)
+        if rest:
+            counts += f", {len(rest)} other reasons {sum(n for _, n in rest)}"
+        seconds = max(1, round(time.monotonic() - flood.started))
+        what = f"{total} more hot-list messages rejected in the last {seconds} s: {counts}"
+        log.warning("%s", what)
+        self._record("hotlist-rejected", SYSTEM_USER, what)
 
     def _record(self, event: str, user: str, what: str) -> None:
         try:
@@ -227,6 +302,15 @@ class HotlistSync:
 
     def _file_lock(self) -> "_FileLock":
         return _FileLock(self.folder / LOCK_NAME)
+
+
+class _Flood:
+    """The refusals counted since the last one recorded; summarised when its timer fires."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.reasons: collections.Counter[str] = collections.Counter()
+        self.timer: threading.Timer | None = None
 
 
 class _FileLock:

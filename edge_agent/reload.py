@@ -1,8 +1,11 @@
 """SIGHUP: take up a changed config and hot list without stopping the camera.
 
-Runs on the frame-loop thread, between two frames, never in the signal
-handler: the matcher and tracker are swapped while nothing is using them. A
-new config or hot list that does not load is logged and the running one
+Never in the signal handler, and in two steps. The config and hot list are
+loaded on a worker thread, because a big list takes seconds to read on a Pi
+and the camera must not stall meanwhile. When the load is done the worker
+asks for a reload again, and the frame-loop thread, between two frames,
+applies it: the matcher and tracker are swapped while nothing is using them.
+A new config or hot list that does not load is logged and the running one
 kept, so a typo made on a ladder never takes a unit down.
 
 What changes live: the hot list and [hotlist], [tracker] and the camera's
@@ -15,6 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
+import weakref
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .config import SECTIONS, load_config
@@ -24,6 +30,8 @@ from .policy import record_config
 from .track import Tracker
 
 if TYPE_CHECKING:
+    from .config import AgentConfig
+    from .match import Matcher
     from .service import Agent
 
 log = logging.getLogger(__name__)
@@ -31,23 +39,66 @@ log = logging.getLogger(__name__)
 LIVE_SECTIONS = ("hotlist", "tracker")
 
 
-def reload_agent(agent: Agent) -> bool:
-    """Load agent.cfg.path again and apply what can change live; False if it was rejected."""
+@dataclass
+class _Load:
+    done: threading.Event = field(default_factory=threading.Event)
+    cfg: AgentConfig | None = None  # None once done: rejected
+    matcher: Matcher | None = None
+    again: bool = False  # asked again while loading: the files may have changed after they were read
+
+
+_loads: weakref.WeakKeyDictionary[Agent, _Load] = weakref.WeakKeyDictionary()
+
+
+def reload_agent(agent: Agent) -> bool | None:
+    """On the frame-loop thread, each time a reload is requested: start loading, or apply what was loaded.
+
+    None: loading (the worker requests a reload when done, which brings the
+    call that applies it); True: applied; False: rejected, the running config kept.
+    """
+    load = _loads.get(agent)
+    if load is None:
+        _start(agent)
+        return None
+    if not load.done.is_set():
+        load.again = True
+        return None
+    del _loads[agent]
+    applied = _apply(agent, load)
+    if load.again:
+        _start(agent)
+    return applied
+
+
+def _start(agent: Agent) -> None:
     agent.notifier.reloading()
+    load = _loads[agent] = _Load()
+    threading.Thread(target=_load, args=(agent, agent.cfg.path, load), name="reload", daemon=True).start()
+
+
+def _load(agent: Agent, path: str, load: _Load) -> None:
     try:
-        cfg = load_config(agent.cfg.path)
-        matcher = agent.load_matcher(cfg)
+        cfg = load_config(path)
+        load.matcher = agent.load_matcher(cfg)
+        load.cfg = cfg
     except ConfigError as exc:
         for problem in exc.problems:
             log.error("reload rejected: %s", problem)
         log.error("reload rejected: keeping the running config and hot list")
-        agent.notifier.reloaded("reload rejected; running config kept")
-        return False
     except AgentError as exc:
         log.error("reload rejected: %s; keeping the running config and hot list", exc)
+    except Exception:  # a fault here must not leave the reload pending for ever
+        log.exception("reload rejected: keeping the running config and hot list")
+    finally:
+        load.done.set()  # first: the call this request brings must find the load done
+        agent.request_reload()
+
+
+def _apply(agent: Agent, load: _Load) -> bool:
+    cfg, matcher = load.cfg, load.matcher
+    if cfg is None or matcher is None:
         agent.notifier.reloaded("reload rejected; running config kept")
         return False
-
     old = agent.cfg
     changes = {name: getattr(cfg, name) for name in LIVE_SECTIONS}
     if cfg.tracker != old.tracker:
