@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from .clock import rfc3339_utc, utc_now
 from .errors import InputError
+from .out_files import check_new, inside, open_private_folder, write_at, write_file
 from .plates import fold, normalise
 from .store import Store
 
@@ -43,10 +44,12 @@ class Access:
         self.close()
 
     def _authorize(self, action: str, what: str, *, user: str | None, purpose: str | None,
-                   case: str | None, need_case: bool = False, also: dict[str, str | None] | None = None) -> str:
+                   case: str | None, need_case: bool = False, also: dict[str, str | None] | None = None,
+                   out: str | Path | None = None) -> str:
         """The authorized purpose named, or a logged refusal (exit 2).
 
         `also` maps further required values to how to name them: {"approver (--approver)": ...}.
+        `out` is where the command would write: never inside data_dir (see out_files.py).
         """
         user, case = (user or "").strip(), (case or "").strip()
         authorized = self.policy.purpose(purpose)
@@ -61,6 +64,8 @@ class Access:
             reason = "no case number (--case)"
         elif absent:
             reason = f"no {absent[0]}"
+        elif out is not None and inside(out, self.cfg.storage.data_dir):
+            reason = f"--out {out} is inside data_dir {self.cfg.storage.data_dir}, which only the agent writes"
         else:
             self.store.purge(utc_now())
             return authorized
@@ -91,39 +96,56 @@ class Access:
         return found
 
     def export(self, alert_ids: list[str], out_dir: str | Path, *, user: str | None, purpose: str | None,
-               case: str | None) -> list[Path]:
-        """Write each hit's record (JSON) and crop (JPEG) to out_dir, for a case."""
+               case: str | None, overwrite: bool = False) -> list[Path]:
+        """Write each hit's record (JSON) and crop (JPEG) to out_dir, for a case.
+
+        The folder is made 0700 if new, and each file is new and 0600; files
+        of an earlier export are replaced only with `overwrite`, so evidence
+        already handed over is never changed by a second export by mistake.
+        """
         what = f"hits {', '.join(alert_ids)}"
-        purpose = self._authorize("export", what, user=user, purpose=purpose, case=case, need_case=True)
+        purpose = self._authorize("export", what, user=user, purpose=purpose, case=case, need_case=True,
+                                  out=out_dir)
         found = self._hits(alert_ids)
         missing = [a for a in alert_ids if a not in found]
         out = Path(out_dir)
         written: list[Path] = []
         if found:
-            out.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self.audit.record("export", user=user.strip(), purpose=purpose, case=case.strip(),
-                              what=f"hits {', '.join(found)} to {out.resolve()}"
-                              + (f"; not found: {', '.join(missing)}" if missing else ""))
-            for alert_id, hit in found.items():
-                written.append(_write(out / f"{alert_id}.json", json.dumps(hit, indent=1).encode() + b"\n"))
-                crop = self.store.crop(alert_id)
-                if crop is not None:
-                    written.append(_write(out / f"{alert_id}.jpg", crop))
+            files = {alert_id: (json.dumps(hit, indent=1).encode() + b"\n", self.store.crop(alert_id))
+                     for alert_id, hit in found.items()}
+            folder = open_private_folder(out)
+            try:
+                # Every name is checked before the export is recorded and anything is written.
+                for name in (f"{a}{ext}" for a in files for ext in (".json", ".jpg")):
+                    if not overwrite and _exists_at(folder, name):
+                        raise InputError(f"export: {out / name} already exists; add --overwrite to replace it")
+                self.audit.record("export", user=user.strip(), purpose=purpose, case=case.strip(),
+                                  what=f"hits {', '.join(found)} to {out.resolve()}"
+                                  + (f"; not found: {', '.join(missing)}" if missing else ""))
+                for alert_id, (record, crop) in files.items():
+                    for ext, data in ((".json", record), (".jpg", crop)):
+                        if data is not None:
+                            write_at(folder, f"{alert_id}{ext}", data, overwrite=overwrite,
+                                     shown=out / f"{alert_id}{ext}")
+                            written.append(out / f"{alert_id}{ext}")
+            finally:
+                os.close(folder)
         if missing:
             raise InputError(f"export: no hit {', '.join(missing)} within retention"
                              + (f" (the others were exported to {out})" if found else ""))
         return written
 
     def crop(self, alert_id: str, out_file: str | Path, *, user: str | None, purpose: str | None,
-             case: str | None = None) -> Path:
-        """Write one hit's plate crop to out_file (a crop view)."""
-        purpose = self._authorize("crop", f"hit {alert_id}", user=user, purpose=purpose, case=case)
+             case: str | None = None, overwrite: bool = False) -> Path:
+        """Write one hit's plate crop to out_file (a crop view), a new 0600 file (see out_files.py)."""
+        purpose = self._authorize("crop", f"hit {alert_id}", user=user, purpose=purpose, case=case, out=out_file)
         picture = self.store.crop(alert_id) if self._hits([alert_id]) else None
         if picture is None:
             raise InputError(f"crop: no hit {alert_id} within retention")
+        check_new(out_file, overwrite=overwrite, what="crop: ")
         self.audit.record("crop-view", user=user.strip(), purpose=purpose, case=(case or "").strip(),
-                          what=f"crop of hit {alert_id} to {Path(out_file).resolve()}")
-        return _write(Path(out_file), picture)
+                          what=f"crop of hit {alert_id} to {_where(out_file)}")
+        return write_file(out_file, picture, overwrite=overwrite)
 
     def hold(self, alert_id: str, *, approver: str | None, until: date | None, user: str | None,
              purpose: str | None, case: str | None) -> int:
@@ -139,11 +161,18 @@ class Access:
         return number
 
 
-def _write(path: Path, data: bytes) -> Path:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    return path
+def _where(path: str | Path) -> Path:
+    # The name written, not what a symlink there points at: with --overwrite the link is replaced.
+    path = Path(path)
+    return Path(os.path.realpath(path.parent)) / path.name
+
+
+def _exists_at(folder: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def parse_day(text: str) -> date:

@@ -27,6 +27,7 @@ from .capture import open_source
 from .config import AgentConfig
 from .detect import TextLinePlateDetector, quad_size
 from .errors import InputError
+from .out_files import write_file
 from .read import make_reader
 from .records import Frame
 
@@ -172,14 +173,15 @@ def _label(image: np.ndarray, text: str, at: tuple[int, int], colour, scale: flo
 
 
 def write_picture(result: AimResult, path: str | Path) -> Path:
+    """The picture, as a new 0600 file: it shows plates and their reads.
+
+    An earlier picture there (the default name is the same each run) is
+    replaced, not followed if it is a symlink (out_files.py).
+    """
     path = Path(path)
     if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise InputError(f"--out: {path}: use a .png or .jpg name")
     ok, data = cv2.imencode(path.suffix.lower(), draw(result))
-    try:
-        if not ok:
-            raise OSError("encoding failed")
-        path.write_bytes(data.tobytes())
-    except OSError as exc:
-        raise InputError(f"--out: cannot write {path}: {exc.strerror or exc}") from None
-    return path
+    if not ok:
+        raise InputError(f"--out: cannot write {path}: encoding failed")
+    return write_file(path, data.tobytes(), overwrite=True)

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError
+from .image_header import ImageRejected, ImageTooBig, load_image
 from .records import Box
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -125,11 +126,14 @@ def _image_for(named: Path, where: str) -> Path | None:
 
 
 def read_image(sample: Sample) -> np.ndarray | None:
-    """The sample's image, or None (reported) where it cannot be decoded."""
-    image = cv2.imread(str(sample.path))
-    if image is None:
+    """The sample's image, or None (reported) where it cannot be decoded or is too big to (image_header.py)."""
+    try:
+        return load_image(sample.path)
+    except ImageTooBig as exc:
+        report(f"{sample.path}: {exc}; skipped")
+    except ImageRejected:
         report(f"{sample.path}: not an image this bench can decode; skipped")
-    return image
+    return None
 
 
 def set_name(folder: Path) -> str:

@@ -27,6 +27,7 @@ import numpy as np
 
 from .config.camera import CameraConfig
 from .errors import InputError
+from .image_header import ImageRejected, load_image, to_bgr
 from .records import Frame
 
 log = logging.getLogger(__name__)
@@ -63,18 +64,6 @@ def source_kind(source: str) -> str:
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         return "image"
     return "video"
-
-
-def to_bgr(image: np.ndarray) -> np.ndarray:
-    """Coerce any decoded picture into the BGR uint8 HxWx3 that Frame promises."""
-    if image.dtype != np.uint8:
-        # 16-bit sensors/TIFFs: keep the top byte rather than clipping.
-        image = (image >> 8).astype(np.uint8) if image.dtype == np.uint16 else image.astype(np.uint8)
-    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    return image
 
 
 # FFmpeg "plays" .txt/.nfo files as ANSI art; a technician who points at one
@@ -147,24 +136,15 @@ class ImageFolderSource(FrameSource):
         for path in self.files:
             if self._stop.is_set():
                 return
-            image = _read_image(path)
-            if image is None:
+            try:
+                image = load_image(path)
+            except ImageRejected as exc:
                 # One bad file in a batch should not cost the rest of it.
-                log.warning("camera: skipping unreadable image %s", path.name)
+                log.warning("camera: skipping %s: %s", path.name, exc)
                 continue
             self.current_path = path
             yield self._frame(image, index, _now())
             index += 1
-
-
-def _read_image(path: Path) -> np.ndarray | None:
-    try:
-        # imdecode rather than imread: works for any path and lets us catch I/O errors.
-        data = np.fromfile(str(path), dtype=np.uint8)
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    except (OSError, cv2.error):
-        return None
-    return None if image is None or image.size == 0 else to_bgr(image)
 
 
 class _CaptureSource(FrameSource):
@@ -390,8 +370,10 @@ def _build_source(cfg: CameraConfig, capture_factory: Callable[..., Any]) -> Fra
             raise InputError(f"camera.source: no images in {path}")
         return ImageFolderSource(source, sorted(files, key=lambda p: natural_key(p.name)))
     if kind == "image":
-        if _read_image(path) is None:
-            raise InputError(f"camera.source: cannot read image {path}")
+        try:
+            load_image(path)  # a single photo that does not decode is a mistake to say at start
+        except ImageRejected as exc:
+            raise InputError(f"camera.source: cannot read image {path}: {exc}") from None
         return ImageFolderSource(source, [path])
     try:
         cap = capture_factory(str(path))

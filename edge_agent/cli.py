@@ -86,7 +86,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
+    from .out_files import refuse_in_unit_data_dir
 
+    if args.workdir:
+        refuse_in_unit_data_dir(args.workdir, "--workdir")
     return run_demo(args.workdir)
 
 
@@ -102,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--drain-timeout", type=float, default=30.0, metavar="SECONDS",
                    help="after a file or folder source ends, wait this long for the broker to take "
                         "queued hits (default 30)")
-    p.set_defaults(func=cmd_run)
+    p.set_defaults(func=cmd_run, data_owner=True)
 
     p = sub.add_parser("check-config", help="validate a config file and its hot list")
     p.add_argument("config", nargs="?", default=DEFAULT_CONFIG_PATH, help="config file")
@@ -144,11 +147,20 @@ def bound_heap() -> None:
         pass  # not glibc (musl, macOS): nothing to pin
 
 
+def become_data_owner(args: argparse.Namespace, argv: list[str]) -> None:
+    """For commands marked data_owner=True: see cli_owner.py. Before the command opens anything."""
+    from .cli_owner import run_as_data_owner
+
+    run_as_data_owner(load_config(args.config, check_files=False).storage.data_dir, argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     bound_heap()
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     try:
+        if getattr(args, "data_owner", False):
+            become_data_owner(args, sys.argv[1:] if argv is None else list(argv))
         return args.func(args)
     except ConfigError as exc:
         for problem in exc.problems:

@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", help="look at this camera, stream or file instead of [camera] source")
     p.add_argument("--seconds", type=float, default=5.0, help="how long to watch a live camera (default 5)")
     p.add_argument("--frames", type=int, default=40, help="at most this many frames (default 40)")
-    p.add_argument("--out", default="edge-agent-aim.jpg", help="picture to write (.jpg or .png)")
+    p.add_argument("--out", default="edge-agent-aim.jpg",
+                   help="picture to write (.jpg or .png, mode 0600, replaced if there; not inside data_dir)")
     p.set_defaults(func=cmd_aim)
 
     p = sub.add_parser("status", help="the running service's live state, from <data_dir>/status.json")
@@ -38,12 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_aim(args: argparse.Namespace) -> int:
     from .aim import aim, write_picture
+    from .out_files import refuse_inside
 
     if args.seconds <= 0 or args.frames < 1:
         raise AgentError("--seconds must be above 0 and --frames at least 1", exit_code=2)
     cfg = load_config(args.config)
     if args.source:
         cfg = dataclasses.replace(cfg, camera=dataclasses.replace(cfg.camera, source=args.source))
+    refuse_inside(args.out, cfg.storage.data_dir)  # before the camera is watched for nothing
     result = aim(cfg, seconds=args.seconds, max_frames=args.frames)
     picture = write_picture(result, args.out)
     # Reads are shown here on purpose (see aim.py): stdout of an interactive

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .config import DEFAULT_CONFIG_PATH, load_config
 from .errors import EXIT_OK, EXIT_USAGE, InputError
+from .out_files import refuse_in_unit_data_dir, write_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,12 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = cmds.add_parser("import", help="verify a signed hot list and install it on this unit")
     p.add_argument("file", metavar="FILE", help="a message made by `hotlist sign`")
     p.add_argument("--config", default=DEFAULT_CONFIG_PATH, help=f"config file (default {DEFAULT_CONFIG_PATH})")
-    p.set_defaults(func=cmd_import)
+    p.set_defaults(func=cmd_import, data_owner=True)  # writes into data_dir: as its owner (cli_owner.py)
 
 
 def _write_new(path: str, data: bytes, mode: int) -> None:
+    refuse_in_unit_data_dir(path, "key file")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     except FileExistsError:
         raise InputError(f"{path}: already exists; not overwriting a key") from None
     except OSError as exc:
@@ -70,7 +72,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
-    from .hotlist_signed import load_private_key, sign
+    from .hotlist_signed import MAX_BYTES, MAX_VERSION, load_private_key, sign
     from .match import load_hotlist
 
     key = load_private_key(args.key)
@@ -83,8 +85,8 @@ def cmd_sign(args: argparse.Namespace) -> int:
         if issued_at.tzinfo is None:
             raise InputError("--issued-at needs a time zone (for example 2026-05-01T06:00:00Z)")
     version = args.version if args.version is not None else int(time.time())
-    if version < 1:
-        raise InputError("--version must be 1 or more")
+    if not 1 <= version <= MAX_VERSION:
+        raise InputError(f"--version must be from 1 to {MAX_VERSION}, as units accept")
     hotlist = load_hotlist(args.csv)
     if hotlist.row_problems:
         # A signed list is all or nothing on the unit; a skipped row would be a silent gap.
@@ -92,13 +94,12 @@ def cmd_sign(args: argparse.Namespace) -> int:
             print(f"{problem} (hotlist row)", file=sys.stderr)
         return EXIT_USAGE
     message = sign(hotlist.entries, version=version, issued_at=issued_at, key=key)
+    if len(message) > MAX_BYTES:
+        raise InputError(f"{args.csv}: signed, the list is {len(message)} bytes, over the {MAX_BYTES} units accept")
     if args.out:
-        tmp = Path(args.out).with_name(f".{Path(args.out).name}.tmp")
-        try:
-            tmp.write_bytes(message)
-            os.replace(tmp, args.out)
-        except OSError as exc:
-            raise InputError(f"{args.out}: cannot write: {exc.strerror or exc}") from None
+        # Replaced, as before, but through a new 0600 file: a symlink at --out is not followed.
+        refuse_in_unit_data_dir(args.out, "--out")
+        write_file(args.out, message, overwrite=True)
         print(f"hot list version {version}, {len(hotlist.entries)} entries, signed into {args.out}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(message + b"\n")

@@ -31,7 +31,7 @@ def _who(args: argparse.Namespace) -> dict:
 
 def cmd_query(args: argparse.Namespace) -> int:
     from .access import Access
-    from .audit import format_table
+    from .audit_report import format_table
 
     with Access(_config(args)) as access:
         found = access.query(args.plate, **_who(args))
@@ -50,7 +50,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .access import Access
 
     with Access(_config(args)) as access:
-        written = access.export(args.alert_ids, args.out, **_who(args))
+        written = access.export(args.alert_ids, args.out, overwrite=args.overwrite, **_who(args))
     print(f"exported {len(written)} files to {args.out}")
     return EXIT_OK
 
@@ -59,7 +59,7 @@ def cmd_crop(args: argparse.Namespace) -> int:
     from .access import Access
 
     with Access(_config(args)) as access:
-        path = access.crop(args.alert_id, args.out, **_who(args))
+        path = access.crop(args.alert_id, args.out, overwrite=args.overwrite, **_who(args))
     print(f"crop of hit {args.alert_id} written to {path}")
     return EXIT_OK
 
@@ -93,7 +93,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_report(args: argparse.Namespace) -> int:
-    from .audit import AuditLog, report
+    from .audit import AuditLog
+    from .audit_report import report
 
     sys.stdout.write(report(AuditLog(_config(args).storage.data_dir), since=args.since or ""))
     return EXIT_OK
@@ -107,6 +108,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         # Not required= in argparse: a request without them must reach the
         # access log as a refusal, not die in the parser unrecorded.
         config(p)
+        p.set_defaults(data_owner=True)  # opens the store: runs as data_dir's owner (cli_owner.py)
         p.add_argument("--user", help="who is asking (recorded)")
         p.add_argument("--purpose", help="one of the policy's authorized purposes (recorded)")
         p.add_argument("--case", help=f"case number ({case})")
@@ -122,13 +124,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("export", help="write hits and their crops to a folder for a case (recorded)")
     who(p, "required")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder to write to")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="folder to write to, outside data_dir (made 0700 if new; not a symlink)")
+    p.add_argument("--overwrite", action="store_true", help="replace files an earlier export left there")
     p.add_argument("alert_ids", nargs="+", metavar="ALERT_ID")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("crop", help="write one hit's plate crop to a file (recorded)")
     who(p, "optional")
-    p.add_argument("--out", required=True, metavar="FILE", help="JPEG file to write")
+    p.add_argument("--out", required=True, metavar="FILE", help="JPEG file to write, outside data_dir (mode 0600)")
+    p.add_argument("--overwrite", action="store_true", help="replace the file if it exists (with a new 0600 file)")
     p.add_argument("alert_id", metavar="ALERT_ID")
     p.set_defaults(func=cmd_crop)
 
@@ -143,9 +148,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     audit = p.add_subparsers(dest="audit_command", required=True, metavar="verify|report")
     v = audit.add_parser("verify", help="exit 0 if the log is intact, 1 naming the first bad entry")
     config(v)
+    v.set_defaults(data_owner=True)
     v.add_argument("--head", metavar="SEQ:HASH", help="a head noted earlier (from `audit report`) the log must still hold")
     v.set_defaults(func=cmd_audit_verify)
     r = audit.add_parser("report", help="searches per user and purpose, purges, holds, disclosures")
     config(r)
+    r.set_defaults(data_owner=True)
     r.add_argument("--since", metavar="YYYY-MM-DD", help="only entries from this day on")
     r.set_defaults(func=cmd_audit_report)
