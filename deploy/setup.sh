@@ -26,9 +26,11 @@ python3 -c 'import ensurepip' 2>/dev/null || apt_pkgs+=(python3-venv)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || apt_pkgs+=(mosquitto)
 # The tests score and verify the service unit with systemd-analyze (package systemd).
 # Tests of rendered plates draw them in DejaVu fonts (package fonts-dejavu-core).
+# The fault tests set a command's clock wrong with faketime (package faketime).
 if [[ " ${extras[*]} " == *" test "* ]]; then
   command -v systemd-analyze >/dev/null || apt_pkgs+=(systemd)
   [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || apt_pkgs+=(fonts-dejavu-core)
+  command -v faketime >/dev/null || apt_pkgs+=(faketime)
 fi
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo

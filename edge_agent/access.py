@@ -21,6 +21,7 @@ from .errors import InputError
 from .out_files import check_new, inside, open_private_folder, write_at, write_file
 from .plates import fold, normalise
 from .store import Store
+from .timeguard import TimeGuard
 
 if TYPE_CHECKING:
     from .config import AgentConfig
@@ -67,7 +68,8 @@ class Access:
         elif out is not None and inside(out, self.cfg.storage.data_dir):
             reason = f"--out {out} is inside data_dir {self.cfg.storage.data_dir}, which only the agent writes"
         else:
-            self.store.purge(utc_now())
+            # By a clock to be trusted only: one command run with a clock weeks ahead destroys nothing.
+            self.store.purge_due(TimeGuard(self.cfg.storage.data_dir, self.cfg.retention.clock_trust))
             return authorized
         self.audit.record("refused", user=user, purpose=(purpose or "").strip(), case=case,
                           what=f"{action} {what}: {reason}")

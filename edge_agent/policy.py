@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Callable
 from . import __version__
 from .audit import SYSTEM_USER, AuditLog
 from .config.policy import ELEMENTS
-from .errors import InputError
+from .datadir import is_disk_full
+from .errors import AgentError, InputError
 
 if TYPE_CHECKING:
     from .config import AgentConfig, PolicyConfig
@@ -53,7 +54,7 @@ def admit_hotlist(hotlist: HotList, cfg: AgentConfig) -> HotList:
         log.warning("hot list %s: refused %d entries whose category serves no authorized purpose: %s",
                     hotlist.source, refused, summary)
     versions = sorted({e.list_version for e in kept if e.list_version})
-    AuditLog(cfg.storage.data_dir).record("hotlist-load", user=SYSTEM_USER, what=(
+    _record_unless_full(cfg, "hotlist-load", (
         f"{hotlist.source}: {len(kept)} entries in force"
         + (f" (list version {', '.join(versions)})" if versions else "")
         + (f"; refused by category: {summary}" if refused else "")
@@ -104,17 +105,31 @@ def record_config(cfg: AgentConfig) -> None:
         return
     where = f"{cfg.path} (SHA-256 {config_fingerprint(cfg)[:16]})"
     if before is None:
-        AuditLog(cfg.storage.data_dir).record("config", user=SYSTEM_USER, what=f"first start with {where}")
+        _record_unless_full(cfg, "config", f"first start with {where}")
     else:
         changed = [k if isinstance(v, str) else f"{k} {before.get(k)} -> {v}"
                    for k, v in now.items() if before.get(k) != v]
         changed += [k for k in before if k not in now]
-        AuditLog(cfg.storage.data_dir).record("config-change", user=SYSTEM_USER,
-                                              what=f"{where}: changed {', '.join(changed)}")
+        _record_unless_full(cfg, "config-change", f"{where}: changed {', '.join(changed)}")
     tmp = seen_path.with_suffix(".tmp")
-    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
-        json.dump(now, f, sort_keys=True)
-    os.replace(tmp, seen_path)
+    try:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
+            json.dump(now, f, sort_keys=True)
+        os.replace(tmp, seen_path)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        log.error("cannot note the config in %s, the card is full", seen_path)
+
+
+def _record_unless_full(cfg: AgentConfig, event: str, what: str) -> None:
+    """The agent's own records at start: on a full card the unit must still read and alert."""
+    try:
+        AuditLog(cfg.storage.data_dir).record(event, user=SYSTEM_USER, what=what)
+    except AgentError as exc:
+        if not is_disk_full(exc):
+            raise
+        log.error("%s not recorded, the card is full: %s", event, exc)
 
 
 def config_fingerprint(cfg: AgentConfig) -> str:
@@ -229,6 +244,8 @@ def _retention_facts(cfg: AgentConfig) -> list[str]:
                f"{_plural(getattr(hl, 'max_age_hours', 0), 'hour')} marks every alert as stale"
                if getattr(hl, "public_key_file", "") and getattr(hl, "subscribe", False)
                else "the hot list is read at start and on every reload (SIGHUP)")
+    clock = ("synchronised by NTP" if r.clock_trust == "synchronized"
+             else "trusted as set (a unit with a kept real-time clock)")
     return [
         f"- Hits are destroyed {_plural(r.hit_days, 'day')} after capture. The purge runs when the unit "
         f"starts (so time switched off never extends retention) and every "
@@ -238,7 +255,9 @@ def _retention_facts(cfg: AgentConfig) -> list[str]:
         "(AES-GCM) under a key per day that is destroyed once the last hit of that day has expired, so copies "
         "an SD card keeps through wear levelling cannot be read.",
         "- A hit is kept past its retention only under a preservation hold, which names a case number, an "
-        "approver and an end date, ends by itself, and is logged when placed and when it ends.",
+        "approver and an end date, ends by itself, and is logged when placed and when it ends; or while "
+        "its alert has not yet been delivered; or while the unit's clock cannot be trusted to tell its "
+        f"age (the clock must be {clock}, and not have jumped or gone back), which is logged.",
         f"- Reads that match no hot list are {non_hits}.",
         "- A hot list keeps only plate, state, category, reference, expiry, source and list version; any "
         f"other column is dropped as it loads and only its name is logged. {refresh[0].upper()}{refresh[1:]}.",

@@ -85,9 +85,15 @@ class HitPublisher:
 
     # -- the pipeline's side -----------------------------------------------------
 
-    def alert_payload(self, hit: Hit, *, alert_id: str, crop_jpeg: bytes,
-                      list_state: ListState | None = None) -> bytes:
-        """The alert to queue for `hit`: with its crop while the outbox has room, else without."""
+    def alert_payload(self, hit: Hit, *, alert_id: str, crop_jpeg: bytes | None,
+                      list_state: ListState | None = None, withheld: str = "") -> bytes:
+        """The alert to queue for `hit`: with its crop while the outbox has room, else without.
+
+        withheld="disk_full" builds it without the crop, for a hit the full card keeps in memory.
+        """
+        if withheld:
+            return encode_alert(build_alert(hit, self._unit, alert_id=alert_id, crop_jpeg=None,
+                                            list_state=list_state, crop_withheld=withheld))
         payload = encode_alert(build_alert(hit, self._unit, alert_id=alert_id, crop_jpeg=crop_jpeg,
                                            list_state=list_state))
         queued = self._store.outbox_bytes()

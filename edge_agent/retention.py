@@ -6,6 +6,13 @@ its whole UTC day has expired, the day's key is destroyed, so any copy an SD
 card kept is unreadable. The purge runs at start, so time switched off never
 extends retention, and then every `purge_interval_seconds`.
 
+Age alone never destroys an alert not yet delivered: the hit, its queued
+alert and its key stay until the broker took it. And age is judged only by
+a clock that can be trusted (timeguard.py): while it cannot, the purge
+destroys no hit; a hit captured meanwhile is re-dated by the boot clock at
+the first trusted purge (and moved under its true day's key), so a clock
+that was weeks behind never shortens its retention.
+
 A preservation hold keeps one hit past expiry for a case, until an end date.
 The hit is re-encrypted under a key of its own, so the rest of its day is
 destroyed on time; when its last hold ends the hit goes back under its day
@@ -22,9 +29,11 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from .audit import SYSTEM_USER
-from .clock import as_utc, parse_rfc3339, rfc3339_utc
+from .clock import as_utc, parse_rfc3339, rfc3339_utc, utc_now
+from .datadir import is_disk_full
 from .errors import AgentError, InputError
-from .keys import day_key_id, held_key_id, key_day
+from .keys import held_key_id, key_day
+from .timeguard import ClockVerdict, TimeGuard, corrected_capture
 
 if TYPE_CHECKING:
     from .store import Store
@@ -42,13 +51,77 @@ def _aad(alert_id: str, part: str) -> bytes:
     return f"edge-agent/{alert_id}/{part}".encode("utf-8")
 
 
+_NOTHING = {"hits": 0, "outbox": 0, "non_hits": 0, "keys": 0, "holds": 0}
+
+
 class RetentionMixin:
-    def purge(self: Store, now: datetime, *, record: bool = False) -> dict[str, int]:
-        """Destroy what has expired; record=True logs the purge even if it found nothing (at start)."""
+    def purge_due(self: Store, guard: TimeGuard, *, record: bool = False) -> dict[str, int]:
+        """The purge by the wall clock, as far as `guard` trusts it; never raises for a full card."""
+        now = utc_now()
+        verdict = guard.check(now)
+        self._note_clock(verdict)
+        try:
+            if not verdict.trusted:
+                return self._purge_non_hits(now)
+            counts = self.purge(now, record=record, boot=guard.boot())
+        except (OSError, sqlite3.Error, AgentError) as exc:
+            if not is_disk_full(exc):
+                raise
+            self.disk_full = True
+            if not self.reserve.give_back():
+                log.error("purge failed, the card is full: %s", exc)
+                return dict(_NOTHING)
+            counts = self.purge(now, record=record, boot=guard.boot())
+        self.flush_spill()
+        if not self.disk_full:
+            self.reserve.take()
+        return counts
+
+    def _note_clock(self: Store, verdict: ClockVerdict) -> None:
+        """Record in the access log when the clock stops or starts being trusted, and why."""
+        if verdict.reason == self._clock_reason:
+            return
+        self._clock_reason = verdict.reason
+        what = (f"hits are kept, not purged: {verdict.reason}" if verdict.reason
+                else "the clock is trusted again; purges resume")
+        # The agent's journal must show it; a command says it in the access log only.
+        (log.warning if verdict.reason and self._pipeline else log.info)("retention: %s", what)
+        try:
+            self.audit.record("clock", user=SYSTEM_USER, what=what)
+        except AgentError as exc:
+            log.error("clock change not recorded: %s", exc)
+
+    def _purge_non_hits(self: Store, now: datetime) -> dict[str, int]:
+        """What an untrusted clock may still destroy: non-hits, whose loss harms nobody."""
+        counts = dict(_NOTHING)
+        if self._retention.non_hit_minutes <= 0 and not self._non_hits_unlogged:
+            return counts
+        with self._lock:
+            self._window_key(now)
+            with self._db.atomic():
+                counts["non_hits"] = self._delete_non_hits(now)
+            self._checkpoint()
+        return counts
+
+    def _delete_non_hits(self: Store, now: datetime) -> int:
+        minutes = self._retention.non_hit_minutes
+        if minutes <= 0:
+            # Retention was turned off since these were written.
+            return self._conn_execute("DELETE FROM non_hits").rowcount
+        since = rfc3339_utc(now - timedelta(minutes=minutes))
+        # A row from the future was written before the clock went back: its
+        # age is unknown, and a non-hit is the one thing safe to destroy early.
+        return self._conn_execute("DELETE FROM non_hits WHERE seen_at < ? OR seen_at > ?",
+                                  (since, rfc3339_utc(now))).rowcount
+
+    def purge(self: Store, now: datetime, *, record: bool = False,
+              boot: tuple[str, float] | None = None) -> dict[str, int]:
+        """Destroy what has expired by `now`, a time to be trusted; record=True logs the purge even if it
+        found nothing (at start). `boot` (boot id, seconds since boot) at `now` re-dates hits captured under
+        an untrusted clock."""
         now = as_utc(now)
         cutoff_at = now - timedelta(days=self._retention.hit_days)
         cutoff = rfc3339_utc(cutoff_at)
-        minutes = self._retention.non_hit_minutes
         with self._lock:
             self._window_key(now)  # rotate even if no read arrived this window
             with self._db.atomic():
@@ -59,25 +132,21 @@ class RetentionMixin:
                     "DELETE FROM holds WHERE until < ? RETURNING id, alert_id, case_number, until",
                     (now.date().isoformat(),),
                 ).fetchall()
+                self._redate(now, boot or ("", 0.0))
                 released = self._release(cutoff)
-                # An alert that could not be delivered within the hit's
-                # retention must not outlive it: its payload holds the plate.
-                outbox = self._conn_execute("DELETE FROM outbox WHERE captured_at < ?", (cutoff,)).rowcount
+                # An alert not yet delivered is never destroyed by age: the
+                # broker may have been away, or the clock wrong. Its hit and
+                # key wait for it.
                 hits = self._conn_execute(
-                    "DELETE FROM hits WHERE captured_at < ? AND key_id NOT LIKE 'held-%'", (cutoff,)
+                    "DELETE FROM hits WHERE captured_at < ? AND key_id NOT LIKE 'held-%'"
+                    " AND alert_id NOT IN (SELECT alert_id FROM outbox)", (cutoff,)
                 ).rowcount + released
-                if minutes > 0:
-                    since = rfc3339_utc(now - timedelta(minutes=minutes))
-                    non_hits = self._conn_execute("DELETE FROM non_hits WHERE seen_at < ?", (since,)).rowcount
-                else:
-                    # Retention was turned off since these were written.
-                    non_hits = self._conn_execute("DELETE FROM non_hits").rowcount
+                outbox = 0
+                non_hits = self._delete_non_hits(now)
                 # Inside the transaction: should it roll back, the rows left
                 # locked by a destroyed key had expired anyway.
                 keys = sum(self.keys.destroy(k) for k in self._expired_keys(cutoff_at))
             self._checkpoint()
-        if outbox:
-            log.warning("%d undelivered alert(s) expired after %d days", outbox, self._retention.hit_days)
         counts = {"hits": hits, "outbox": outbox, "non_hits": non_hits, "keys": keys, "holds": len(ended)}
         self._record_purge(counts, ended, now, record)
         return counts
@@ -90,7 +159,7 @@ class RetentionMixin:
         ).fetchall()
         destroyed = 0
         for alert_id, captured_at, key_id, record, crop in rows:
-            day_key = day_key_id(parse_rfc3339(captured_at))
+            day_key = self.keys.day_key(parse_rfc3339(captured_at))
             if captured_at < cutoff or not self._reseal(alert_id, key_id, day_key, record, crop):
                 self._conn_execute("DELETE FROM hits WHERE alert_id = ?", (alert_id,))
                 destroyed += 1
@@ -108,14 +177,33 @@ class RetentionMixin:
         )
         return True
 
+    def _redate(self: Store, now: datetime, boot: tuple[str, float]) -> int:
+        """Give hits stamped under an untrusted clock their true capture time, under its day's key."""
+        rows = self._conn_execute(
+            "SELECT alert_id, captured_at, key_id, record, crop, boot_id, boot_seconds FROM hits"
+            " WHERE clock_trusted = 0").fetchall()
+        for alert_id, captured_at, key_id, record, crop, boot_then, up_then in rows:
+            when = corrected_capture(parse_rfc3339(captured_at), boot_then or "", float(up_then or 0.0),
+                                     now, boot[0], boot[1])
+            new_key = key_id if key_id.startswith("held-") else self.keys.day_key(when)
+            if new_key != key_id and not self._reseal(alert_id, key_id, new_key, record, crop):
+                new_key = key_id  # unreadable already (its key is gone): re-dating it changes nothing
+            self._conn_execute("UPDATE hits SET captured_at = ?, key_id = ?, clock_trusted = 1 WHERE alert_id = ?",
+                               (rfc3339_utc(when), new_key, alert_id))
+        if rows:
+            log.info("re-dated %d hit(s) captured while the clock was not trusted", len(rows))
+        return len(rows)
+
     def _expired_keys(self: Store, cutoff_at: datetime) -> list[str]:
         in_use = {r[0] for r in self._conn_execute("SELECT DISTINCT key_id FROM hits UNION SELECT key_id FROM outbox")}
         out = []
         for key_id in self.keys.ids():
             day = key_day(key_id)
             if day is not None:
-                # A day key lives until the last moment of its day has expired.
-                if datetime.combine(day + timedelta(days=1), time(), timezone.utc) <= cutoff_at:
+                # A day key lives until the last moment of its day has expired,
+                # and past it while an undelivered alert is sealed under it.
+                if datetime.combine(day + timedelta(days=1), time(), timezone.utc) <= cutoff_at \
+                        and key_id not in in_use:
                     out.append(key_id)
             elif key_id not in in_use:
                 out.append(key_id)  # a hold key whose hit was released or destroyed

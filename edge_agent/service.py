@@ -10,6 +10,7 @@ outbox before anything is sent; a read that matches nothing is forgotten
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 import uuid
@@ -21,6 +22,7 @@ import cv2
 from .alerts import hotlist_topic
 from .capture import FrameSource, open_source
 from .config import AgentConfig
+from .datadir import RESERVE_BYTES, DiskFull, InstanceLock, Reserve, claim_data_dir
 from .detect import PlateDetector, TextLinePlateDetector
 from .errors import AgentError
 from .match import Matcher, load_hotlist
@@ -34,6 +36,7 @@ from .reload import reload_agent
 from .sd_notify import Notifier
 from .status import StatusReporter
 from .store import Store
+from .timeguard import TimeGuard
 from .track import Tracker
 
 log = logging.getLogger(__name__)
@@ -57,6 +60,20 @@ class Agent:
                  reader: PlateReader | None = None):
         self.cfg = cfg
         require_policy(cfg)  # a unit never runs outside its usage-and-privacy policy
+        claim_data_dir(cfg.storage.data_dir)
+        self.instance = InstanceLock(cfg.storage.data_dir)
+        self.instance.acquire()  # before anything is written: a second agent exits 2 here
+        try:
+            self._setup(cfg, detector, reader)
+        except BaseException:
+            self.instance.release()
+            raise
+
+    def _setup(self, cfg: AgentConfig, detector: PlateDetector | None, reader: PlateReader | None) -> None:
+        if shutil.disk_usage(cfg.storage.data_dir).free < RESERVE_BYTES:
+            # A full card: free the reserve before the start's first record is written.
+            Reserve(cfg.storage.data_dir).give_back()
+        self.timeguard = TimeGuard(cfg.storage.data_dir, cfg.retention.clock_trust)
         # The CSV until a signed list supersedes it; `matcher` below reads the list in force.
         self.hotlists = HotlistSync(cfg.hotlist, cfg.storage.data_dir, self.load_matcher(cfg),
                                     admit=lambda hotlist: admit_hotlist(hotlist, self.cfg))
@@ -178,9 +195,11 @@ class Agent:
         finally:
             if self._source is not None:
                 self._source.close()
+            self.hotlists.flush_rejections()  # the refusals counted since the last one recorded
             self.status.stop()
             self.publisher.stop()
             self.store.close()
+            self.instance.release()
             log.info("stopped after %d frames (%.1f fps), %d vehicles, %d hits",
                      self.stats.frames, self.stats.fps(), self.stats.vehicles, self.stats.hits)
             scans = getattr(self.detector, "scans", None)  # a detector passed in may not count them
@@ -206,10 +225,17 @@ class Agent:
             raise AgentError("could not encode a plate crop as JPEG")
         crop_jpeg = jpeg.tobytes()
         alert_id = str(uuid.uuid4())
-        payload = self.publisher.alert_payload(hit, alert_id=alert_id, crop_jpeg=crop_jpeg,
-                                               list_state=active.state(self.cfg.hotlist.max_age_hours))
-        self.store.add_hit(hit, alert_id=alert_id, topic=self.topic, payload=payload, crop_jpeg=crop_jpeg,
-                           camera=f"{self.cfg.unit.site}/{self.cfg.unit.camera_id}")
+        state = active.state(self.cfg.hotlist.max_age_hours)
+        payload = self.publisher.alert_payload(hit, alert_id=alert_id, crop_jpeg=crop_jpeg, list_state=state)
+        trusted = self.timeguard.check(datetime.now(timezone.utc)).trusted
+        try:
+            self.store.add_hit(hit, alert_id=alert_id, topic=self.topic, payload=payload, crop_jpeg=crop_jpeg,
+                               camera=f"{self.cfg.unit.site}/{self.cfg.unit.camera_id}",
+                               clock=(trusted, *self.timeguard.boot()),
+                               payload_without_crop=self.publisher.alert_payload(
+                                   hit, alert_id=alert_id, crop_jpeg=None, list_state=state, withheld="disk_full"))
+        except DiskFull as exc:
+            raise AgentError(f"hit {alert_id} could not be kept: {exc}") from None
         self.stats.hits += 1
         # No plate: the journal is kept longer than hit_days, and a destroyed hit must leave no trace.
         log.info("hit %s: %s %s, confidence %.2f over %d frames", alert_id,
@@ -219,6 +245,6 @@ class Agent:
 
     def _purge(self, at_start: bool = False) -> None:
         # At start the purge is logged even if it found nothing: proof it ran.
-        counts = self.store.purge(datetime.now(timezone.utc), record=at_start)
+        counts = self.store.purge_due(self.timeguard, record=at_start)
         if any(counts.values()):
             log.info("retention purge: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))

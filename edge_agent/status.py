@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import __version__
 from .alerts import encode_json, status_topic
 from .clock import rfc3339_utc
+from .datadir import RESERVE_BYTES
 from .mqtt_link import UP
 
 if TYPE_CHECKING:
@@ -101,7 +102,16 @@ class StatusReporter:
             errors.append(self._hotlists.last_rejection)
             if self._hotlists.last_rejection:
                 alarms.append("hotlist_rejected")
+            if active.origin != "none" and hotlist["entries"] == 0:
+                # A list is in force but nothing can hit (empty, expired, refused by
+                # policy); with no list at all, hotlist_missing says so instead.
+                alarms.append("hotlist_empty")
         disk = self._disk()
+        store = self._store
+        clock_problem = store.clock_problem
+        key_problems = dict(store.keys.problems)
+        errors += [f"retention paused: {clock_problem}" if clock_problem else "",
+                   next(iter(key_problems.values()), "")]
         alarms += [name for name, on in (
             ("outbox_full", outbox_full),
             ("hotlist_missing", hotlist["origin"] == "none"),
@@ -110,6 +120,10 @@ class StatusReporter:
             ("broker_refusing", bool(pub.refusal)),
             ("camera_error", bool(self._camera_error())),
             ("disk_low", disk["free_bytes"] < DISK_LOW_FRACTION * disk["total_bytes"]),
+            # Hits then wait in memory and the reserve is spent on the purge (datadir.py).
+            ("disk_full", store.disk_full or disk["free_bytes"] < RESERVE_BYTES),
+            ("clock_untrusted", bool(clock_problem)),
+            ("key_unusable", bool(key_problems)),
         ) if on]
         return {
             "schema": STATUS_SCHEMA,
@@ -125,7 +139,11 @@ class StatusReporter:
             "vehicles": stats.vehicles,
             "hits": stats.hits,
             "outbox": {"depth": self._store.outbox_depth(), "bytes": queued, "max_bytes": pub.max_outbox_bytes,
-                       "crops_withheld": pub.crops_withheld, "delivered": pub.delivered},
+                       "crops_withheld": pub.crops_withheld, "delivered": pub.delivered,
+                       "in_memory": store.hits_in_memory},
+            # Why hits are not purged by age now ("" while the clock is trusted): a clock
+            # unsynchronised, jumped, or gone back behind a time it already showed.
+            "clock": {"trusted": not clock_problem, "problem": clock_problem},
             "hotlist": hotlist,
             "mqtt": {"connected": pub.connected},
             "disk": disk,

@@ -25,12 +25,16 @@ def edge_agent(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def unit(tmp_path):
-    """A unit whose store holds a hit from yesterday and one past its 30 days."""
-    config = write_config(tmp_path, source=tmp_path / "frames", port=1883, hotlist="plate\n")
+    """A unit whose store holds a hit from yesterday and one past its 30 days, both delivered,
+    with a clock it trusts (test_clock_faults.py has the others)."""
+    config = write_config(tmp_path, source=tmp_path / "frames", port=1883, hotlist="plate\n",
+                          retention='clock_trust = "always"')
     now = datetime.now(timezone.utc)
     store = Store(tmp_path / "data", RetentionConfig(hit_days=30))
     crops = {"fresh": add(store, make_hit("7ABC123", now - timedelta(days=1), 1), "fresh"),
              "stale": add(store, make_hit("7ABC123", now - timedelta(days=31), 2), "stale")}
+    for alert_id in crops:
+        store.mark_delivered(alert_id)
     store.close()
     return config, AuditLog(tmp_path / "data"), crops
 
@@ -122,7 +126,7 @@ def test_audit_report_summarises_searches_refusals_purges_and_holds(unit):
     text = proc.stdout
     assert "Det. Kim  investigation  2" in text and "Ofc. Lee  AMBER alert    1" in text
     assert "Refused requests: 1" in text and "no purpose" in text
-    assert "destroyed 1 hits, 1 queued alerts, 1 keys" in text
+    assert "destroyed 1 hits, 0 queued alerts, 1 keys" in text
     assert "AMBER alert  1" in text  # disclosures per purpose
     head = text.split("audit verify --head ")[1].split("`")[0]
     assert edge_agent("audit", "verify", "--config", str(config), "--head", head).returncode == 0

@@ -129,7 +129,9 @@ def test_a_stored_hit_holds_only_the_minimal_record(tmp_path):
     store = Store(tmp_path, RetentionConfig())
     add(store, make_hit("AB12CDE"), "a1")
     columns = {r[1] for r in store._conn.execute("PRAGMA table_info(hits)")}
-    assert columns == {"alert_id", "captured_at", "camera", "key_id", "record", "crop"}
+    # The last three say how far its time can be trusted (timeguard.py): boot clock facts, nobody's data.
+    assert columns == {"alert_id", "captured_at", "camera", "key_id", "record", "crop",
+                       "clock_trusted", "boot_id", "boot_seconds"}
     sealed = store._conn.execute("SELECT record FROM hits").fetchone()[0]
     record = json.loads(store.keys.open("day-2025-06-01", bytes(sealed), b"edge-agent/a1/record"))
     assert set(record) == {"plate", "state", "category", "ref", "confidence", "distance"}

@@ -7,7 +7,6 @@ alphabet (O for 0, I for 1) is what a reader without them makes of it.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest

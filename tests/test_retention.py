@@ -25,9 +25,18 @@ from edge_agent.service import Agent
 from edge_agent.store import Store
 from mqtt_helpers import Subscriber
 from test_agent import _frames_folder
-from test_store import NOW, add, assert_absent, make_hit, raw_bytes, scan_data
+from test_store import NOW, assert_absent, make_hit, raw_bytes, scan_data
+from test_store import add as add_undelivered
 
 DAY = timedelta(days=1)
+
+
+def add(store: Store, hit, alert_id: str) -> bytes:
+    """A hit whose alert the broker took: age alone decides when it goes (an
+    undelivered one waits for its delivery, test_clock_faults.py)."""
+    crop = add_undelivered(store, hit, alert_id)
+    store.mark_delivered(alert_id)
+    return crop
 
 
 def sealed_pieces(store: Store, alert_id: str) -> list[bytes]:
@@ -137,7 +146,7 @@ def test_real_run_purges_at_start_and_leaves_no_byte_of_an_expired_hit(tmp_path)
     with LocalBroker() as broker:
         config = write_config(tmp_path, source=frames, port=broker.port,
                               hotlist="plate,category,ref,name,date_of_birth\n8589BXT,stolen-vehicle,R-9,Ana Ejemplo,1969-02-03\n",
-                              retention="hit_days = 30")
+                              retention='hit_days = 30\nclock_trust = "always"')
         sub = Subscriber(broker.host, broker.port, "alpr/+/+/hit")
         proc = subprocess.run([sys.executable, "-m", "edge_agent", "run", "--config", str(config)],
                               capture_output=True, text=True, timeout=300)
@@ -177,7 +186,7 @@ def test_purge_keeps_running_while_the_agent_reads(tmp_path):
     for i in range(40):
         cv2.imwrite(str(frames / f"{i:03d}.png"), np.zeros((48, 64, 3), np.uint8))
     config = write_config(tmp_path, source=frames, port=1, hotlist="plate,category\nAB1234,stolen-vehicle\n",
-                          retention="hit_days = 30\npurge_interval_seconds = 1")
+                          retention='hit_days = 30\npurge_interval_seconds = 1\nclock_trust = "always"')
     store = Store(tmp_path / "data", RetentionConfig(hit_days=30))
     add(store, make_hit("SOON123", datetime.now(timezone.utc) - 30 * DAY + timedelta(seconds=2)), "soon")
     store.close()

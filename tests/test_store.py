@@ -146,9 +146,14 @@ def test_purge_erases_expired_hits_from_every_file(tmp_path):
     assert len(sealed) == 5 and any(old_key in blob for blob in raw_bytes(data).values())
     kept = [bytes(s._conn.execute("SELECT record FROM hits WHERE alert_id = 'new-3'").fetchone()[0])]
 
-    assert s.purge(NOW) == {"hits": 2, "outbox": 1, "non_hits": 0, "keys": 1, "holds": 0}
+    # Age never destroys an alert the broker has not taken: the undelivered
+    # hit and its day's key wait for it.
+    assert s.purge(NOW) == {"hits": 1, "outbox": 0, "non_hits": 0, "keys": 0, "holds": 0}
+    assert [h["alert_id"] for h in s.hits()] == ["old-2", "new-3"]
+    assert [i.alert_id for i in s.pending()] == ["old-2", "new-3"]
+    s.mark_delivered("old-2")
+    assert s.purge(NOW) == {"hits": 1, "outbox": 0, "non_hits": 0, "keys": 1, "holds": 0}
     assert [h["alert_id"] for h in s.hits()] == ["new-3"]
-    assert [i.alert_id for i in s.pending()] == ["new-3"]
 
     gone = [b"OLD1DLV", b"OLD2UND", *scan_data(crops[0]), *scan_data(crops[1]), old_key,
             *(blob[i : i + 32] for blob in sealed for i in range(0, len(blob) - 32, 32))]
