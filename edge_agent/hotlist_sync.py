@@ -155,7 +155,10 @@ class HotlistSync:
         except HotlistRejected:
             pass  # offer() logged and recorded it
         except AgentError as exc:  # the lock file: the broker offers the message again at reconnect
-            log.error("hot list from mqtt not taken: %s", exc)
+            # An alarm (hotlist_rejected, last_error), not only a journal line: a
+            # lock root left behind would otherwise stop every list silently.
+            self.last_rejection = f"hot list from mqtt not taken: {exc}"
+            log.error("%s", self.last_rejection)
 
     def offer(self, payload: bytes, origin: str, *, user: str = SYSTEM_USER) -> bool:
         """Verify and install a signed list; False if that very list is already in force."""

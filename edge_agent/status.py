@@ -27,6 +27,7 @@ from . import __version__
 from .alerts import encode_json, status_topic
 from .clock import rfc3339_utc
 from .datadir import RESERVE_BYTES
+from .errors import AgentError
 from .mqtt_link import UP
 
 if TYPE_CHECKING:
@@ -213,6 +214,8 @@ class StatusReporter:
             if self._hotlists is not None:
                 try:
                     self._hotlists.check_installed()
+                except AgentError as exc:  # a file it cannot read (root's): once a beat, one line
+                    log.error("checking for an imported hot list failed: %s", exc)
                 except Exception:
                     log.exception("checking for an imported hot list failed")
                 if self._hotlists.active is not in_force:

@@ -147,3 +147,20 @@ def test_a_killed_agent_leaves_no_lock_behind(tmp_path):
         except InputError:
             assert time.monotonic() < deadline
             time.sleep(0.05)
+
+
+def test_a_hot_list_lock_the_agent_cannot_open_is_an_alarm_not_a_silent_stop(tmp_path):
+    from edge_agent.config.hotlist import HotlistConfig
+    from edge_agent.hotlist_signed import public_pem
+    from edge_agent.hotlist_sync import LOCK_NAME, HotlistSync
+    from test_hotlist_sync import KEY, signed
+
+    (tmp_path / "hotlist.pub").write_bytes(public_pem(KEY))
+    sync = HotlistSync(HotlistConfig(public_key_file=str(tmp_path / "hotlist.pub")), tmp_path / "data")
+    (tmp_path / "data" / LOCK_NAME).mkdir(parents=True)  # what no open() can take, root or not
+    sync.on_message(signed(7))
+    assert sync.signed_version is None
+    assert sync.last_rejection.startswith("hot list from mqtt not taken: cannot lock")
+    (tmp_path / "data" / LOCK_NAME).rmdir()
+    sync.on_message(signed(7))  # as the broker offers it again at reconnect
+    assert sync.signed_version == 7
