@@ -73,7 +73,7 @@ class RetentionMixin:
                 return dict(_NOTHING)
             counts = self.purge(now, record=record, boot=guard.boot())
         self.flush_spill()
-        if not self.disk_full:
+        if not self.disk_full and self._pipeline:  # the agent's reserve; a command takes none
             self.reserve.take()
         return counts
 
@@ -94,8 +94,8 @@ class RetentionMixin:
     def _purge_non_hits(self: Store, now: datetime) -> dict[str, int]:
         """What an untrusted clock may still destroy: non-hits, whose loss harms nobody."""
         counts = dict(_NOTHING)
-        if self._retention.non_hit_minutes <= 0 and not self._non_hits_unlogged:
-            return counts
+        if self._retention.non_hit_minutes <= 0:
+            return counts  # none are written, and the agent's store dropped any left at its start
         with self._lock:
             self._window_key(now)
             with self._db.atomic():
@@ -141,13 +141,14 @@ class RetentionMixin:
                     "DELETE FROM hits WHERE captured_at < ? AND key_id NOT LIKE 'held-%'"
                     " AND alert_id NOT IN (SELECT alert_id FROM outbox)", (cutoff,)
                 ).rowcount + released
-                outbox = 0
                 non_hits = self._delete_non_hits(now)
                 # Inside the transaction: should it roll back, the rows left
                 # locked by a destroyed key had expired anyway.
                 keys = sum(self.keys.destroy(k) for k in self._expired_keys(cutoff_at))
             self._checkpoint()
-        counts = {"hits": hits, "outbox": outbox, "non_hits": non_hits, "keys": keys, "holds": len(ended)}
+        # No queued alert is destroyed by age any more; "outbox" stays 0 so the
+        # counts, the purge's log line and the audit report keep their form.
+        counts = {"hits": hits, "outbox": 0, "non_hits": non_hits, "keys": keys, "holds": len(ended)}
         self._record_purge(counts, ended, now, record)
         return counts
 
@@ -211,7 +212,7 @@ class RetentionMixin:
 
     def _record_purge(self: Store, counts: dict[str, int], ended: list, now: datetime, record: bool) -> None:
         self._non_hits_unlogged += counts["non_hits"]
-        destroyed = counts["hits"] or counts["outbox"] or counts["keys"] or counts["holds"]
+        destroyed = counts["hits"] or counts["keys"] or counts["holds"]
         hourly = self._non_hits_unlogged and (now - self._non_hits_logged_at).total_seconds() >= NON_HIT_LOG_SECONDS
         try:
             for _id, alert_id, case, until in ended:

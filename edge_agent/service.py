@@ -22,7 +22,7 @@ import cv2
 from .alerts import hotlist_topic
 from .capture import FrameSource, open_source
 from .config import AgentConfig
-from .datadir import RESERVE_BYTES, DiskFull, InstanceLock, Reserve, claim_data_dir
+from .datadir import RESERVE_BYTES, InstanceLock, Reserve, claim_data_dir
 from .detect import PlateDetector, TextLinePlateDetector
 from .errors import AgentError
 from .match import Matcher, load_hotlist
@@ -228,14 +228,12 @@ class Agent:
         state = active.state(self.cfg.hotlist.max_age_hours)
         payload = self.publisher.alert_payload(hit, alert_id=alert_id, crop_jpeg=crop_jpeg, list_state=state)
         trusted = self.timeguard.check(datetime.now(timezone.utc)).trusted
-        try:
-            self.store.add_hit(hit, alert_id=alert_id, topic=self.topic, payload=payload, crop_jpeg=crop_jpeg,
-                               camera=f"{self.cfg.unit.site}/{self.cfg.unit.camera_id}",
-                               clock=(trusted, *self.timeguard.boot()),
-                               payload_without_crop=self.publisher.alert_payload(
-                                   hit, alert_id=alert_id, crop_jpeg=None, list_state=state, withheld="disk_full"))
-        except DiskFull as exc:
-            raise AgentError(f"hit {alert_id} could not be kept: {exc}") from None
+        # With a crop-less payload to keep, a full card sends the hit to memory, never raises.
+        self.store.add_hit(hit, alert_id=alert_id, topic=self.topic, payload=payload, crop_jpeg=crop_jpeg,
+                           camera=f"{self.cfg.unit.site}/{self.cfg.unit.camera_id}",
+                           clock=(trusted, *self.timeguard.boot()),
+                           payload_without_crop=self.publisher.alert_payload(
+                               hit, alert_id=alert_id, crop_jpeg=None, list_state=state, withheld="disk_full"))
         self.stats.hits += 1
         # No plate: the journal is kept longer than hit_days, and a destroyed hit must leave no trace.
         log.info("hit %s: %s %s, confidence %.2f over %d frames", alert_id,

@@ -241,11 +241,16 @@ def test_an_empty_csv_list_raises_hotlist_empty_too(tmp_path, caplog):
     assert f"hot list {csv} came into force with no live entry" in caplog.text
 
 
-def test_a_reload_of_a_big_csv_loads_off_the_frame_thread(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="edge_agent")
+def agent_with_one_plate(tmp_path) -> Agent:
+    """An agent (models stubbed: no frame is read) whose CSV hot list holds one plate."""
     config = write_config(tmp_path, source=tmp_path / "frames", port=1883,
                           hotlist="plate,category\n7305BRX,stolen-vehicle\n")
-    agent = Agent(load_config(config), detector=lambda f: [], reader=lambda f, c: [])
+    return Agent(load_config(config), detector=lambda f: [], reader=lambda f, c: [])
+
+
+def test_a_reload_of_a_big_csv_loads_off_the_frame_thread(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="edge_agent")
+    agent = agent_with_one_plate(tmp_path)
     old = agent.matcher
     (tmp_path / "hotlist.csv").write_text(
         "plate,category,ref\n" + "".join(f"{i:07d}AB,stolen-vehicle,R-{i}\n" for i in range(MAX_ENTRIES)))
@@ -273,9 +278,7 @@ def test_a_reload_of_a_big_csv_loads_off_the_frame_thread(tmp_path, caplog):
 
 def test_a_reload_that_fails_to_load_keeps_the_running_list(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="edge_agent")
-    config = write_config(tmp_path, source=tmp_path / "frames", port=1883,
-                          hotlist="plate,category\n7305BRX,stolen-vehicle\n")
-    agent = Agent(load_config(config), detector=lambda f: [], reader=lambda f, c: [])
+    agent = agent_with_one_plate(tmp_path)
     old = agent.matcher
     (tmp_path / "hotlist.csv").write_bytes(b"plate,category\n\xff\xfe,stolen-vehicle\n")
     agent.request_reload()
