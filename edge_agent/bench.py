@@ -44,7 +44,7 @@ from typing import IO
 import cv2
 import numpy as np
 
-from . import bench_speed
+from . import bench_idle, bench_speed
 from .bench_sets import (STREAM_WIDTH, Alteration, Progress, as_stream_frame, centre_inside, fold_o_i,
                          label_sets, load_samples, peak_rss_mb, read_image, set_name, stream_shrink)
 from .config import ReaderConfig, TrackerConfig
@@ -357,3 +357,4 @@ def register(sub) -> None:
     soak.add_arguments(p)
     p.set_defaults(func=soak.run)
     bench_speed.register(kinds)
+    bench_idle.register(kinds)

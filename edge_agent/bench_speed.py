@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -12,7 +14,8 @@ import cv2
 import numpy as np
 
 from .bench_sets import Progress, peak_rss_mb
-from .config import ReaderConfig, TrackerConfig
+from .config import CameraConfig, ReaderConfig, TrackerConfig
+from .config.reader import MAX_WORKERS
 from .detect import TextLinePlateDetector
 from .errors import InputError
 from .ocr import describe_detector
@@ -107,6 +110,71 @@ def _read_all(cap):
     cap.release()
 
 
+def throughput(video: Path | None, size: tuple[int, int], seconds: float, cfg: ReaderConfig, workers: int) -> dict:
+    """Frames a second through the agent's pipeline (pipeline.py) with `workers`, frames decoded as it goes.
+
+    Every frame of the stream is read, as from a file, 1/25 s apart in
+    camera time; the motion gate is off, so every frame is detected and
+    read. Run in a fresh process per worker count (cmd_speed), so each
+    peak RSS is that configuration's own.
+    """
+    from .motion import MotionGate
+    from .pipeline import Pipeline, split_threads
+
+    detector_threads, reader_threads = split_threads(workers, cfg.threads)
+    detector = TextLinePlateDetector(replace(cfg, threads=detector_threads))
+    reader = make_reader(replace(cfg, threads=reader_threads))
+    pipeline = Pipeline(detector, reader, MotionGate(CameraConfig(source="bench", motion_gate=False)), workers)
+    tracker = Tracker(TrackerConfig())
+    t0 = datetime.now(timezone.utc)
+    deadline = [0.0]
+
+    def stream():
+        for i, image in enumerate(_frames(video, size)):
+            if time.monotonic() > deadline[0]:
+                return
+            yield Frame(image, i, t0 + timedelta(seconds=i / SPEED_FPS), "bench")
+
+    # The first frames load the models' arenas: not timed.
+    deadline[0] = time.monotonic() + 1.0
+    for frame, reads in pipeline.reads(stream()):
+        tracker.update(reads, frame.captured_at)
+    tracker = Tracker(TrackerConfig())
+    start = time.monotonic()
+    deadline[0] = start + seconds
+    frames = vehicles = 0
+    for frame, reads in pipeline.reads(stream()):
+        vehicles += len(tracker.update(reads, frame.captured_at))
+        frames += 1
+    wall = time.monotonic() - start
+    return {"workers": workers, "frames": frames, "fps": frames / wall, "peak_rss_mb": peak_rss_mb(),
+            "threads": (detector_threads, reader_threads)}
+
+
+def _throughput_in_child(queue, *args) -> None:
+    queue.put(throughput(*args))
+
+
+def print_workers(video: Path | None, size: tuple[int, int], seconds: float, cfg: ReaderConfig, most: int) -> None:
+    """Frames a second for 1..most workers, each in a fresh process, in one run."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    rows = []
+    for workers in range(1, most + 1):
+        queue = ctx.Queue()
+        child = ctx.Process(target=_throughput_in_child, args=(queue, video, size, seconds, cfg, workers))
+        child.start()
+        r = queue.get()
+        child.join()
+        rows.append(r)
+        one = rows[0]
+        print(f"workers {workers}: {r['fps']:.2f} fps ({r['frames']} frames in {seconds:g} s), "
+              f"{r['fps'] / one['fps']:.2f}x of 1 worker; peak RSS {r['peak_rss_mb']:.0f} MB "
+              f"({100 * (r['peak_rss_mb'] / one['peak_rss_mb'] - 1):+.0f} %); model threads detect/read "
+              f"{r['threads'][0]}/{r['threads'][1]}", flush=True)
+
+
 def cmd_speed(args: argparse.Namespace) -> int:
     from .bench import reader_config
 
@@ -119,6 +187,12 @@ def cmd_speed(args: argparse.Namespace) -> int:
     for key, problem in cfg.problems():
         raise InputError(f"bench: --{key.replace('_', '-')}: {problem}")
     print(describe_detector(cfg.detector) + f"; reader {args.reader}")
+    if args.workers:
+        if not 1 <= args.workers <= MAX_WORKERS:
+            raise InputError(f"bench: --workers must be between 1 and {MAX_WORKERS}")
+        print(f"frames a second through the pipeline, every frame read, {os.cpu_count()} CPUs here:")
+        print_workers(Path(args.video) if args.video else None, (w, h), args.seconds, cfg, args.workers)
+        return 0
     r = speed(Path(args.video) if args.video else None, (w, h), args.seconds, cfg, live=args.live)
     m = r["median_ms"]
     print(f"source {r['source']} at {r['size']}: {r['frames']} frames, {r['fps']:.2f} fps (from the median frame)")
@@ -155,4 +229,7 @@ def register(kinds) -> None:
     p.add_argument("--reread-every", type=int, default=ReaderConfig.reread_every,
                    help="read a settled plate again every this many frames "
                         f"(1: every plate in every frame; default {ReaderConfig.reread_every})")
+    p.add_argument("--workers", type=int, default=0,
+                   help="print frames a second for 1..N workers (pipeline.py), each in a fresh process, "
+                        "instead of the per-stage times")
     p.set_defaults(func=cmd_speed)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Callable, Protocol
+from typing import Callable, Mapping, Protocol
 
 import cv2
 import numpy as np
@@ -71,13 +71,16 @@ class RowReader:
         self._crop_detector = None
         self._settled = SettledRows(cfg.reread_every)
 
-    def __call__(self, frame: Frame, candidates: list[PlateCandidate]) -> list[PlateRead]:
+    def __call__(self, frame: Frame, candidates: list[PlateCandidate],
+                 plates: Mapping[int, SlotRead] | None = None) -> list[PlateRead]:
+        """`plates`: the plate recognizer's reads of some candidates' plates, made ahead (read_plate_ahead)."""
         if frame.still:
             return vote_looks(self.rank_still(frame, candidates))
         to_read, matched = self._settled.split(candidates, frame.captured_at)
         chosen = [candidates[i] for i in to_read]
         lines = self.read_rows(frame.image, [c.quad for c in chosen])
-        lines = self.agree(frame.image, [c.quad for c in chosen], lines)
+        lines = self.agree(frame.image, [c.quad for c in chosen], lines,
+                           ahead=[plates.get(i) for i in to_read] if plates else None)
         reads = keep_plates(frame, chosen, lines, self.cfg, verify=True, context=candidates)
         return reads + self._settled.update(frame, candidates, to_read, matched, reads)
 
@@ -87,13 +90,25 @@ class RowReader:
         lines = self.agree(frame.image, [c.quad for c in candidates], lines)
         return ranked_plates(frame, candidates, lines, self.cfg, verify=True, read_at=read_at)
 
+    def read_plate_ahead(self, frame: Frame, candidate: PlateCandidate) -> SlotRead | None:
+        """The plate recognizer's read of a candidate's plate, as agree() would make it.
+
+        The pipeline's detector thread makes these in time it would
+        otherwise wait for this reader (pipeline.py); a plate is read alone
+        in each run, so a read made ahead is the read agree() would make.
+        """
+        if self.plate_recognizer is None or frame.still:
+            return None
+        return self.plate_recognizer([plate_crop(frame.image, candidate.quad)])[0]
+
     def agree(self, image: np.ndarray, quads: list[np.ndarray], lines: list[TextLine],
-              plate: SlotRead | None = None) -> list[TextLine]:
+              plate: SlotRead | None = None, ahead: list[SlotRead | None] | None = None) -> list[TextLine]:
         """Each row's read, or where the plate recognizer reads its plate too, the two readers' consensus.
 
         Only rows the engine reads as a possible registration are read
         again: its read of a date, a clock or a caption (plate_rank 0), or
-        of more characters than any plate holds, is no plate's.
+        of more characters than any plate holds, is no plate's. `ahead`
+        holds, per quad, its plate's read if one was made ahead.
         """
         if self.plate_recognizer is None:
             return lines
@@ -103,7 +118,10 @@ class RowReader:
         if plate is not None:
             plates = [plate] * len(todo)
         else:
-            plates = self.plate_recognizer([plate_crop(image, quads[i]) for i in todo])
+            made = ahead or [None] * len(quads)
+            missing = [i for i in todo if made[i] is None]
+            fresh = dict(zip(missing, self.plate_recognizer([plate_crop(image, quads[i]) for i in missing])))
+            plates = [made[i] if made[i] is not None else fresh[i] for i in todo]
         out = list(lines)
         for i, plate in zip(todo, plates):
             out[i] = combine(lines[i], plate).line

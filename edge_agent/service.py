@@ -14,7 +14,8 @@ import shutil
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 import cv2
@@ -26,11 +27,13 @@ from .datadir import RESERVE_BYTES, InstanceLock, Reserve, claim_data_dir
 from .detect import PlateDetector, TextLinePlateDetector
 from .errors import AgentError
 from .match import Matcher, load_hotlist
+from .motion import MotionGate
 from .ocr import describe_detector
 from .policy import admit_hotlist, disclosure_recorder, record_config, require_policy
 from .hotlist_sync import HotlistSync, empty_hotlist
 from .publish import HitPublisher, hit_topic
-from .read import PlateReader, make_reader, read_frame
+from .pipeline import Pipeline, split_threads
+from .read import PlateReader, make_reader
 from .records import Hit, VehicleRead
 from .reload import reload_agent
 from .sd_notify import Notifier
@@ -84,10 +87,13 @@ class Agent:
         self.publisher = HitPublisher(cfg.mqtt, cfg.unit, self.store, on_delivered=disclosure_recorder(cfg))
         self.topic = hit_topic(cfg.mqtt, cfg.unit)
         self.hotlists.attach(self.publisher.link, hotlist_topic(cfg.mqtt, cfg.unit))
-        self.detector = detector or TextLinePlateDetector(cfg.reader)
-        log.info("reader: %s", describe_detector(cfg.reader.detector))
-        self.reader = reader or make_reader(cfg.reader)
+        detector_threads, reader_threads = split_threads(cfg.reader.workers, cfg.reader.threads)
+        self.detector = detector or TextLinePlateDetector(replace(cfg.reader, threads=detector_threads))
+        log.info("reader: %s; %d workers", describe_detector(cfg.reader.detector), cfg.reader.workers)
+        self.reader = reader or make_reader(replace(cfg.reader, threads=reader_threads))
         self.tracker = Tracker(cfg.tracker)
+        self.motion = MotionGate(cfg.camera)
+        self.pipeline = Pipeline(self.detector, self.reader, self.motion, cfg.reader.workers)
         self.stats = AgentStats()
         self.status = StatusReporter(cfg.unit, cfg.mqtt, cfg.storage.data_dir, publisher=self.publisher,
                                      store=self.store, stats=self.stats, hotlists=self.hotlists,
@@ -171,13 +177,23 @@ class Agent:
         self.status.start()
         try:
             self._source = open_source(self.cfg.camera)
-            self._source.heartbeat = self._alive
+            idle = None
+            if self.pipeline.workers <= 1:
+                self._source.heartbeat = self._alive
+            else:
+                # The source is read on the detector's thread, and _alive
+                # (the watchdog, reloads) must run on this one: the source's
+                # beats between reads are relayed, so a read that hangs still
+                # starves the watchdog.
+                beats = _Relay()
+                self._source.heartbeat, idle = beats.beat, beats.relay_to(self._alive)
             if self._stopping.is_set():
                 self._source.stop()
-            for frame in self._source.frames():
+            # A frame in which nothing moved has no reads; the tracker still
+            # sees its time, so tracks close.
+            for frame, reads in self.pipeline.reads(self._source.frames(), idle=idle):
                 self.stats.frames += 1
                 self._alive()
-                reads = read_frame(frame, self.detector, self.reader)
                 # Carried reads (settle.py) are positions, not reads of this frame.
                 self.stats.reads += sum(not r.carried for r in reads)
                 for vehicle in self.tracker.update(reads, frame.captured_at, still=frame.still):
@@ -202,6 +218,9 @@ class Agent:
             self.instance.release()
             log.info("stopped after %d frames (%.1f fps), %d vehicles, %d hits",
                      self.stats.frames, self.stats.fps(), self.stats.vehicles, self.stats.hits)
+            if self.motion.counts.still:
+                log.info("motion gate: %d of %d frames showed nothing moving and were not read",
+                         self.motion.counts.still, self.motion.counts.frames)
             scans = getattr(self.detector, "scans", None)  # a detector passed in may not count them
             if scans is not None and scans.full + scans.follow:
                 # How often the whole frame was scanned: a technician's check that following works.
@@ -246,3 +265,21 @@ class Agent:
         counts = self.store.purge_due(self.timeguard, record=at_start)
         if any(counts.values()):
             log.info("retention purge: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+class _Relay:
+    """Heartbeats of a source read on another thread, passed on to this one (Agent.run)."""
+
+    def __init__(self):
+        self._beats = 0
+        self._relayed = 0
+
+    def beat(self) -> None:
+        self._beats += 1  # one writer thread; the reader only compares
+
+    def relay_to(self, alive: Callable[[], None]) -> Callable[[], None]:
+        def idle() -> None:
+            if self._beats != self._relayed:
+                self._relayed = self._beats
+                alive()
+        return idle

@@ -12,6 +12,12 @@ MAX_RECONNECT_SECONDS = 3600
 # A cap above 120 never bites on a Pi-class unit; below one frame in ten
 # seconds a passing vehicle is missed altogether.
 MIN_FPS, MAX_FPS = 0.1, 120
+# Motion gate (motion.py). A dark car far down the road (60x40 px of a
+# 1280x720 view, its plate ~8 px tall) changes about a thousandth of it; half of it changed is a camera knocked or a
+# light switched, which must still be read. Holding longer than a minute
+# reads an empty road for nothing.
+MIN_MOTION_AREA, MAX_MOTION_AREA = 0.0001, 0.5
+MAX_MOTION_HOLD_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,14 @@ class CameraConfig:
     # Regions blacked out in every frame before detection, "x,y,w,h" in frame
     # pixels, several separated by ";": windows, gardens, a neighbour's drive.
     mask: str = ""
+    # Frames of a stream in which nothing moves in the unmasked view are not
+    # searched for plates (motion.py); photos from a folder always are.
+    motion_gate: bool = True
+    # The share of the view that must change for a frame to count as motion.
+    motion_min_area: float = 0.0005
+    # After motion, frames are read for this long even if nothing moves:
+    # a vehicle stopped at a light is read until its track is complete.
+    motion_hold_seconds: float = 2.0
 
     def mask_regions(self) -> list[tuple[int, int, int, int]]:
         """The mask as (x, y, w, h) boxes; raises ValueError naming the bad region."""
@@ -63,4 +77,8 @@ class CameraConfig:
         if not 1 <= self.stream_timeout_seconds <= 25:
             # Above 25 s a stalled read could outlast WatchdogSec and TimeoutStopSec.
             out.append(("stream_timeout_seconds", "must be between 1 and 25"))
+        if not MIN_MOTION_AREA <= self.motion_min_area <= MAX_MOTION_AREA:
+            out.append(("motion_min_area", f"must be between {MIN_MOTION_AREA} and {MAX_MOTION_AREA}"))
+        if not 0 <= self.motion_hold_seconds <= MAX_MOTION_HOLD_SECONDS:
+            out.append(("motion_hold_seconds", f"must be between 0 and {MAX_MOTION_HOLD_SECONDS}"))
         return out

@@ -14,6 +14,10 @@ MAX_PLATE_CHARS = 12
 MAX_MIN_PLATE_HEIGHT = 1000
 
 
+# A Pi has four cores, a large x86 unit rarely more than eight for one agent.
+MAX_WORKERS = 8
+
+
 @dataclass(frozen=True)
 class ReaderConfig:
     # ppocr: PP-OCRv6 (default); easyocr: EasyOCR's recognizer, for
@@ -60,8 +64,12 @@ class ReaderConfig:
     min_plate_height: int = 12
     min_chars: int = 4
     max_chars: int = 9
-    # Threads for model inference (the unit runs one pipeline).
+    # Threads for model inference, per model.
     threads: int = 1
+    # Frames in work at once on a stream (pipeline.py): 1 detects and reads
+    # each frame on one thread; 2 detects the next frame while this one is
+    # read, on two cores; more give the models of each side intra-op threads.
+    workers: int = 2
 
     def problems(self) -> list[tuple[str, str]]:
         out = []
@@ -85,4 +93,6 @@ class ReaderConfig:
             out.append(("max_chars", f"must be between min_chars and {MAX_PLATE_CHARS}"))
         if not 1 <= self.threads <= 16:
             out.append(("threads", "must be between 1 and 16"))
+        if not 1 <= self.workers <= MAX_WORKERS:
+            out.append(("workers", f"must be between 1 and {MAX_WORKERS}"))
         return out
