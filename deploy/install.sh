@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install edge-agent as a system service on Raspberry Pi OS or Debian 12.
+# Install edge-agent as a system service on Raspberry Pi OS (64-bit) or Debian 12.
 #   sudo deploy/install.sh              install or upgrade, enable the unit
 #   sudo deploy/install.sh --uninstall  remove the unit, program, config and data
 # Options:
@@ -76,6 +76,12 @@ fi
 
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
   echo "install.sh: python3 is $(python3 -V 2>&1); edge-agent needs 3.11 or newer" >&2; exit 2; }
+# onnxruntime publishes no 32-bit ARM wheel: on 32-bit Raspberry Pi OS (a
+# 64-bit kernel, so uname -m says aarch64) pip would fail late and vaguely.
+python3 -c 'import struct, sys; sys.exit(struct.calcsize("P") != 8)' || {
+  echo "install.sh: python3 is a 32-bit build; edge-agent needs a 64-bit OS (Raspberry Pi OS 64-bit, Debian arm64 or amd64)" >&2
+  exit 2
+}
 if ! python3 -c 'import ensurepip' 2>/dev/null; then
   [ $system -eq 1 ] || { echo "install.sh: python3-venv is missing (apt-get install python3-venv)" >&2; exit 2; }
   say "installing python3-venv"

@@ -19,6 +19,13 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
   exit 2
 }
 
+# onnxruntime publishes no 32-bit ARM wheel: on 32-bit Raspberry Pi OS (a
+# 64-bit kernel, so uname -m says aarch64) pip would fail late and vaguely.
+python3 -c 'import struct, sys; sys.exit(struct.calcsize("P") != 8)' || {
+  echo "setup.sh: python3 is a 32-bit build; edge-agent needs a 64-bit OS (Raspberry Pi OS 64-bit, Debian arm64 or amd64)" >&2
+  exit 2
+}
+
 # System packages: venv support, and mosquitto, which the demo and the tests
 # start privately on a loopback port (a unit itself needs no local broker).
 apt_pkgs=()
