@@ -32,7 +32,7 @@ from .ocr import describe_detector
 from .policy import admit_hotlist, disclosure_recorder, record_config, require_policy
 from .hotlist_sync import HotlistSync, empty_hotlist
 from .publish import HitPublisher, hit_topic
-from .pipeline import Pipeline, split_threads
+from .pipeline import Pipeline, split_threads, usable_workers
 from .read import PlateReader, make_reader
 from .records import Hit, VehicleRead
 from .reload import reload_agent
@@ -87,13 +87,15 @@ class Agent:
         self.publisher = HitPublisher(cfg.mqtt, cfg.unit, self.store, on_delivered=disclosure_recorder(cfg))
         self.topic = hit_topic(cfg.mqtt, cfg.unit)
         self.hotlists.attach(self.publisher.link, hotlist_topic(cfg.mqtt, cfg.unit))
-        detector_threads, reader_threads = split_threads(cfg.reader.workers, cfg.reader.threads)
+        workers = usable_workers(cfg.reader.workers)
+        detector_threads, reader_threads = split_threads(workers, cfg.reader.threads)
         self.detector = detector or TextLinePlateDetector(replace(cfg.reader, threads=detector_threads))
-        log.info("reader: %s; %d workers", describe_detector(cfg.reader.detector), cfg.reader.workers)
+        log.info("reader: %s; %d workers%s", describe_detector(cfg.reader.detector), workers,
+                 f" (of {cfg.reader.workers}: no more cores)" if workers < cfg.reader.workers else "")
         self.reader = reader or make_reader(replace(cfg.reader, threads=reader_threads))
         self.tracker = Tracker(cfg.tracker)
         self.motion = MotionGate(cfg.camera)
-        self.pipeline = Pipeline(self.detector, self.reader, self.motion, cfg.reader.workers)
+        self.pipeline = Pipeline(self.detector, self.reader, self.motion, workers)
         self.stats = AgentStats()
         self.status = StatusReporter(cfg.unit, cfg.mqtt, cfg.storage.data_dir, publisher=self.publisher,
                                      store=self.store, stats=self.stats, hotlists=self.hotlists,

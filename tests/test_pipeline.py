@@ -12,7 +12,7 @@ from datasets import highway_frames, require
 from edge_agent.config import CameraConfig, ReaderConfig
 from edge_agent.detect import TextLinePlateDetector
 from edge_agent.motion import MotionGate
-from edge_agent.pipeline import Pipeline, split_threads
+from edge_agent.pipeline import Pipeline, split_threads, usable_workers
 from edge_agent.read import make_reader
 from edge_agent.records import Frame
 
@@ -148,3 +148,11 @@ def test_the_caller_is_kept_alive_while_the_camera_sends_nothing():
                                                          (4, 1, (2, 2)), (2, 3, (3, 3))])
 def test_workers_past_two_become_model_threads(workers, threads, expected):
     assert split_threads(workers, threads) == expected
+
+
+def test_workers_are_capped_at_the_cores_the_process_may_use():
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    assert usable_workers(1) == 1
+    assert usable_workers(cores + 3) == cores
