@@ -130,7 +130,14 @@ def describe_detector(setting: str) -> str:
 
 
 def resolve_detector(setting: str) -> str:
-    """The detector model `[reader] detector` names: auto is the INT8 one, computed exactly on every CPU."""
+    """The detector model `[reader] detector` names: auto is the INT8 one.
+
+    Its convolutions add up exactly on every CPU it runs on (int8_is_exact),
+    but its maps agree only among x86 CPUs: on ARM onnxruntime's quantized
+    element-wise ops round ties otherwise, and up to tens of pixels a photo
+    cross the threshold (README, "Proven on arm64"). The float model's maps
+    agree to 5e-6 between x86 and arm64.
+    """
     return "int8" if setting == "auto" else setting
 
 
