@@ -3,9 +3,9 @@
 A still frame is played as a live camera at `--fps` for `--seconds`: the
 frame is written as a video into a temporary folder and decoded frame by
 frame as a camera stream is (decoding is part of the unit's work), paced in
-real time, and each frame goes through the agent's own per-frame path:
-the motion gate, then detection and reading if it let the frame through,
-then the tracker. The process's CPU time over the wall time is the share
+real time, and each frame goes through the agent's own per-frame path
+(pipeline.Pipeline on one worker: the motion gate, then detection and
+reading if it let the frame through), then the tracker. The process's CPU time over the wall time is the share
 of one core the agent takes on an empty road. The same run without the
 gate is printed beside it, so the ratio comes from one run.
 
@@ -29,7 +29,8 @@ from .config import CameraConfig, ReaderConfig, TrackerConfig
 from .detect import TextLinePlateDetector
 from .errors import InputError
 from .motion import MotionGate
-from .read import make_reader, read_frame
+from .pipeline import Pipeline
+from .read import make_reader
 from .records import Frame
 from .track import Tracker
 
@@ -45,63 +46,74 @@ def _first_frame(video: Path):
 
 def idle_cpu(image, fps: float, seconds: float, gate: bool, cfg: ReaderConfig) -> dict:
     """CPU share of one core and CPU ms per frame for a still scene played as a live stream."""
-    detector, reader = TextLinePlateDetector(cfg), make_reader(cfg)
-    camera = CameraConfig(source="bench", motion_gate=gate)
-    motion, tracker = MotionGate(camera), Tracker(TrackerConfig())
+    pipeline = _pipeline(cfg, gate)
+    tracker = Tracker(TrackerConfig())
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "still.avi")
         out = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), fps, (image.shape[1], image.shape[0]))
         for _ in range(max(1, round(fps * seconds))):
             out.write(image)
         out.release()
-        cap = cv2.VideoCapture(path)
-        t0 = datetime.now(timezone.utc)
-        per_frame: list[float] = []
         wall0, cpu0 = time.monotonic(), time.process_time()
-        settled: tuple[float, float] | None = None  # wall and CPU when the gate first skipped a frame
-        i = 0
-        while True:
-            due = wall0 + i / fps
-            time.sleep(max(0.0, due - time.monotonic()))
-            c = time.process_time()
-            ok, frame_image = cap.read()
-            if not ok:
-                break
-            frame = Frame(frame_image, i, t0 + timedelta(seconds=i / fps), "bench")
-            moved = motion.moved(frame)
-            if not moved and settled is None:
-                settled = (time.monotonic(), c)
-            tracker.update(read_frame(frame, detector, reader) if moved else [], frame.captured_at)
-            per_frame.append((time.process_time() - c) * 1000)
-            i += 1
-        cap.release()
+        started: list[float] = []  # CPU time when each frame's decoding began
+
+        def paced():
+            frames, i = _frames(path, fps), 0
+            while True:
+                time.sleep(max(0.0, wall0 + i / fps - time.monotonic()))
+                started.append(time.process_time())  # before decoding: a camera's frames are decoded too
+                frame = next(frames, None)
+                if frame is None:
+                    return
+                yield frame
+                i += 1
+
+        per_frame: list[float] = []
+        settled: tuple[float, float] | None = None  # wall and CPU when the gate first left a frame unread
+        for frame, reads in pipeline.reads(paced()):
+            tracker.update(reads, frame.captured_at)
+            per_frame.append((time.process_time() - started[-1]) * 1000)
+            if pipeline.motion.counts.still and settled is None:
+                settled = (time.monotonic(), started[-1])
         end_wall, end_cpu = time.monotonic(), time.process_time()
     wall_s, cpu_s = settled or (wall0, cpu0)
-    return {"frames": i, "core_share": 100 * (end_cpu - cpu0) / (end_wall - wall0),
+    return {"frames": len(per_frame), "core_share": 100 * (end_cpu - cpu0) / (end_wall - wall0),
             "steady_share": 100 * (end_cpu - cpu_s) / max(1e-9, end_wall - wall_s),
             "median_cpu_ms": statistics.median(per_frame), "mean_cpu_ms": statistics.mean(per_frame),
-            "not_read": motion.counts.still}
+            "not_read": pipeline.motion.counts.still}
 
 
 def road_vehicles(video: Path, gate: bool, cfg: ReaderConfig) -> tuple[list[str], int, int]:
     """The vehicles a clip's frames give through gate, detector, reader and tracker; frames, frames not read."""
-    detector, reader = TextLinePlateDetector(cfg), make_reader(cfg)
-    motion, tracker = MotionGate(CameraConfig(source="bench", motion_gate=gate)), Tracker(TrackerConfig())
-    cap = cv2.VideoCapture(str(video))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    t0 = datetime.now(timezone.utc)
-    texts, i = [], 0
-    while True:
-        ok, image = cap.read()
-        if not ok:
-            break
-        frame = Frame(image, i, t0 + timedelta(seconds=i / fps), "bench")
-        reads = read_frame(frame, detector, reader) if motion.moved(frame) else []
+    pipeline, tracker = _pipeline(cfg, gate), Tracker(TrackerConfig())
+    texts = []
+    for frame, reads in pipeline.reads(_frames(str(video))):
         texts += [v.text for v in tracker.update(reads, frame.captured_at)]
-        i += 1
-    cap.release()
     texts += [v.text for v in tracker.flush()]
-    return texts, i, motion.counts.still
+    return texts, pipeline.motion.counts.frames, pipeline.motion.counts.still
+
+
+def _pipeline(cfg: ReaderConfig, gate: bool) -> Pipeline:
+    """The agent's per-frame path on one worker: motion gate, detector, reader."""
+    return Pipeline(TextLinePlateDetector(cfg), make_reader(cfg),
+                    MotionGate(CameraConfig(source="bench", motion_gate=gate)))
+
+
+def _frames(path: str, fps: float = 0.0):
+    """A video's frames, stamped in its own time (fps: the file's when 0)."""
+    cap = cv2.VideoCapture(path)
+    fps = fps or cap.get(cv2.CAP_PROP_FPS) or 25.0
+    t0 = datetime.now(timezone.utc)
+    i = 0
+    try:
+        while True:
+            ok, image = cap.read()
+            if not ok:
+                return
+            yield Frame(image, i, t0 + timedelta(seconds=i / fps), "bench")
+            i += 1
+    finally:
+        cap.release()
 
 
 def cmd_idle(args: argparse.Namespace) -> int:

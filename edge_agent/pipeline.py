@@ -110,8 +110,6 @@ class Pipeline:
         """Make one plate read ahead for a frame still waiting for the reader; False if there is none to make."""
         if self._read_plate_ahead is None:
             return False
-        while waiting and waiting[0].taken:
-            waiting.popleft()
         for item in waiting:
             for i, candidate in enumerate(item.candidates or ()):
                 if item.taken:
