@@ -26,11 +26,8 @@ import cv2
 
 from .bench_sets import peak_rss_mb
 from .config import CameraConfig, ReaderConfig, TrackerConfig
-from .detect import TextLinePlateDetector
 from .errors import InputError
-from .motion import MotionGate
 from .pipeline import Pipeline
-from .read import make_reader
 from .records import Frame
 from .track import Tracker
 
@@ -95,8 +92,7 @@ def road_vehicles(video: Path, gate: bool, cfg: ReaderConfig) -> tuple[list[str]
 
 def _pipeline(cfg: ReaderConfig, gate: bool) -> Pipeline:
     """The agent's per-frame path on one worker: motion gate, detector, reader."""
-    return Pipeline(TextLinePlateDetector(cfg), make_reader(cfg),
-                    MotionGate(CameraConfig(source="bench", motion_gate=gate)))
+    return Pipeline.build(cfg, CameraConfig(source="bench", motion_gate=gate))
 
 
 def _frames(path: str, fps: float = 0.0):

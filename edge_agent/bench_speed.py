@@ -6,7 +6,6 @@ import argparse
 import os
 import statistics
 import time
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -118,13 +117,9 @@ def throughput(video: Path | None, size: tuple[int, int], seconds: float, cfg: R
     read. Run in a fresh process per worker count (cmd_speed), so each
     peak RSS is that configuration's own.
     """
-    from .motion import MotionGate
     from .pipeline import Pipeline, split_threads
 
-    detector_threads, reader_threads = split_threads(workers, cfg.threads)
-    detector = TextLinePlateDetector(replace(cfg, threads=detector_threads))
-    reader = make_reader(replace(cfg, threads=reader_threads))
-    pipeline = Pipeline(detector, reader, MotionGate(CameraConfig(source="bench", motion_gate=False)), workers)
+    pipeline = Pipeline.build(cfg, CameraConfig(source="bench", motion_gate=False), workers)
     tracker = Tracker(TrackerConfig())
     t0 = datetime.now(timezone.utc)
     deadline = [0.0]
@@ -148,7 +143,7 @@ def throughput(video: Path | None, size: tuple[int, int], seconds: float, cfg: R
         frames += 1
     wall = time.monotonic() - start
     return {"workers": workers, "frames": frames, "fps": frames / wall, "peak_rss_mb": peak_rss_mb(),
-            "threads": (detector_threads, reader_threads)}
+            "threads": split_threads(workers, cfg.threads)}
 
 
 def _throughput_in_child(queue, *args) -> None:

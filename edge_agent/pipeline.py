@@ -36,12 +36,13 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from .detect import PlateDetector
+from .config import CameraConfig, ReaderConfig
+from .detect import PlateDetector, TextLinePlateDetector
 from .motion import MotionGate
 from .plate_recognizer import SlotRead
-from .read import PlateReader, read_frame
+from .read import PlateReader, make_reader, read_frame
 from .records import Frame, PlateCandidate, PlateRead
 
 # Frames the detector may run ahead of the reader. A whole scan costs about
@@ -89,6 +90,18 @@ class Pipeline:
         self.detector, self.reader, self.motion, self.workers = detector, reader, motion, workers
         # A reader passed in (tests, tools) may not read plates ahead.
         self._read_plate_ahead = getattr(reader, "read_plate_ahead", None)
+
+    @classmethod
+    def build(cls, cfg: ReaderConfig, camera: CameraConfig, workers: int = 1, *,
+              detector: PlateDetector | None = None, reader: PlateReader | None = None) -> Pipeline:
+        """The pipeline with its models loaded, each half's given its share of threads (split_threads).
+
+        A detector or reader passed in (tests, tools) is used as it is.
+        """
+        detector_threads, reader_threads = split_threads(workers, cfg.threads)
+        detector = detector or TextLinePlateDetector(replace(cfg, threads=detector_threads))
+        reader = reader or make_reader(replace(cfg, threads=reader_threads))
+        return cls(detector, reader, MotionGate(camera), workers)
 
     def _detect(self, frame: Frame) -> list[PlateCandidate] | None:
         if frame.still:

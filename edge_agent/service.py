@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import cv2
@@ -24,16 +24,15 @@ from .alerts import hotlist_topic
 from .capture import FrameSource, open_source
 from .config import AgentConfig
 from .datadir import RESERVE_BYTES, InstanceLock, Reserve, claim_data_dir
-from .detect import PlateDetector, TextLinePlateDetector
+from .detect import PlateDetector
 from .errors import AgentError
 from .match import Matcher, load_hotlist
-from .motion import MotionGate
 from .ocr import describe_detector
 from .policy import admit_hotlist, disclosure_recorder, record_config, require_policy
 from .hotlist_sync import HotlistSync, empty_hotlist
 from .publish import HitPublisher, hit_topic
-from .pipeline import Pipeline, split_threads, usable_workers
-from .read import PlateReader, make_reader
+from .pipeline import Pipeline, usable_workers
+from .read import PlateReader
 from .records import Hit, VehicleRead
 from .reload import reload_agent
 from .sd_notify import Notifier
@@ -88,14 +87,11 @@ class Agent:
         self.topic = hit_topic(cfg.mqtt, cfg.unit)
         self.hotlists.attach(self.publisher.link, hotlist_topic(cfg.mqtt, cfg.unit))
         workers = usable_workers(cfg.reader.workers)
-        detector_threads, reader_threads = split_threads(workers, cfg.reader.threads)
-        self.detector = detector or TextLinePlateDetector(replace(cfg.reader, threads=detector_threads))
         log.info("reader: %s; %d workers%s", describe_detector(cfg.reader.detector), workers,
                  f" (of {cfg.reader.workers}: no more cores)" if workers < cfg.reader.workers else "")
-        self.reader = reader or make_reader(replace(cfg.reader, threads=reader_threads))
+        self.pipeline = Pipeline.build(cfg.reader, cfg.camera, workers, detector=detector, reader=reader)
+        self.detector, self.reader, self.motion = self.pipeline.detector, self.pipeline.reader, self.pipeline.motion
         self.tracker = Tracker(cfg.tracker)
-        self.motion = MotionGate(cfg.camera)
-        self.pipeline = Pipeline(self.detector, self.reader, self.motion, workers)
         self.stats = AgentStats()
         self.status = StatusReporter(cfg.unit, cfg.mqtt, cfg.storage.data_dir, publisher=self.publisher,
                                      store=self.store, stats=self.stats, hotlists=self.hotlists,
