@@ -52,6 +52,31 @@ def is_disk_full(exc: BaseException) -> bool:
     return False
 
 
+def replace_file(path: Path, data: bytes, *, tmp: Path | None = None, mode: int = 0o600,
+                 fsync: bool = True, owner: os.stat_result | None = None) -> None:
+    """Write `data` to `path` whole or not at all: a new file beside it, renamed over it.
+
+    A power cut or a full card leaves the old file or the new one, never a
+    torn one. `mode` is the new file's (never the umask's); `owner`, where
+    given and the process is root, its owner (a file a command run as root
+    writes for the agent's user); `fsync` puts the bytes on the card before
+    the rename. The temporary file is `path` with ".tmp" unless `tmp` names one.
+    """
+    tmp = tmp or path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    if owner is not None and os.geteuid() == 0:
+        os.chown(tmp, owner.st_uid, owner.st_gid)
+    os.replace(tmp, path)
+
+
 def claim_data_dir(path: str | os.PathLike[str]) -> Path:
     """Make or adopt `path` as a data_dir (mode 0700); refuse a folder that holds others' files."""
     folder = Path(path)

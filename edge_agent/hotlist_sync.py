@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Callable
 
 from .alerts import ListState
 from .audit import SYSTEM_USER, AuditLog
+from .datadir import replace_file
 from .errors import AgentError
 from .hotlist_signed import HotlistRejected, SignedList, load_public_key, verify
 from .match import HotList, Matcher
@@ -284,19 +285,9 @@ class HotlistSync:
     def _store(self, signed: SignedList) -> None:
         """Write the message next to the store, atomically, owned like the folder."""
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.write(fd, signed.raw)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
             # `hotlist import` run as root must leave a file the agent's user can read.
-            owner = os.stat(self.folder)
-            if os.geteuid() == 0:
-                os.chown(tmp, owner.st_uid, owner.st_gid)
-            os.replace(tmp, self.path)
+            replace_file(self.path, signed.raw, owner=os.stat(self.folder))
             st = os.stat(self.path)
             self._seen = (st.st_mtime_ns, st.st_size)
         except OSError as exc:

@@ -15,14 +15,13 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from . import __version__
 from .audit import SYSTEM_USER, AuditLog
 from .config.policy import ELEMENTS
-from .datadir import is_disk_full
+from .datadir import is_disk_full, replace_file
 from .errors import AgentError, InputError
 
 if TYPE_CHECKING:
@@ -111,11 +110,8 @@ def record_config(cfg: AgentConfig) -> None:
                    for k, v in now.items() if before.get(k) != v]
         changed += [k for k in before if k not in now]
         _record_unless_full(cfg, "config-change", f"{where}: changed {', '.join(changed)}")
-    tmp = seen_path.with_suffix(".tmp")
     try:
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
-            json.dump(now, f, sort_keys=True)
-        os.replace(tmp, seen_path)
+        replace_file(seen_path, json.dumps(now, sort_keys=True).encode(), fsync=False)
     except OSError as exc:
         if not is_disk_full(exc):
             raise

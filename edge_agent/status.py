@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import __version__
 from .alerts import encode_json, status_topic
 from .clock import rfc3339_utc
-from .datadir import RESERVE_BYTES
+from .datadir import RESERVE_BYTES, replace_file
 from .errors import AgentError
 from .mqtt_link import UP
 
@@ -195,11 +195,9 @@ class StatusReporter:
         return doc
 
     def write_file(self, doc: dict[str, Any]) -> None:
-        tmp = self.file.with_name(f".{STATUS_FILE}.tmp")
         try:
-            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640), "w", encoding="utf-8") as f:
-                json.dump(doc, f, indent=1)
-            os.replace(tmp, self.file)
+            replace_file(self.file, json.dumps(doc, indent=1).encode(), tmp=self.file.with_name(f".{STATUS_FILE}.tmp"),
+                         mode=0o640, fsync=False)
         except OSError as exc:
             log.warning("cannot write %s: %s", self.file, exc.strerror or exc)
 

@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from .clock import as_utc, parse_rfc3339, rfc3339_utc
+from .datadir import replace_file
 
 log = logging.getLogger(__name__)
 
@@ -149,16 +150,9 @@ class TimeGuard:
             return None
 
     def _write(self, now: datetime, boot: str, up: float) -> None:
-        tmp = self.path.with_name(f".{LEDGER_NAME}.tmp")
         doc = {"wall": rfc3339_utc(now), "boot_id": boot, "boot_seconds": round(up, 2)}
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.write(fd, json.dumps(doc).encode() + b"\n")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
+            replace_file(self.path, json.dumps(doc).encode() + b"\n", tmp=self.path.with_name(f".{LEDGER_NAME}.tmp"))
         except OSError as exc:
             # A full card must not stop the check; the old reading stays.
             log.warning("cannot write %s: %s", self.path, exc.strerror or exc)
