@@ -14,6 +14,7 @@ import numpy as np
 
 from .bench_sets import Progress, peak_rss_mb
 from .config import CameraConfig, ReaderConfig, TrackerConfig
+from .config.cameras import MAX_CAMERAS
 from .config.reader import MAX_WORKERS
 from .detect import TextLinePlateDetector
 from .errors import InputError
@@ -77,8 +78,8 @@ def speed(video: Path | None, size: tuple[int, int], seconds: float, cfg: Reader
             "size": f"{size[0]}x{size[1]}", "source": str(video) if video else "rendered"}
 
 
-def _frames(video: Path | None, size: tuple[int, int]):
-    """Frames of the video (or rendered ones), over and over, decoded as needed.
+def _frames(video: Path | None, size: tuple[int, int], skip: int = 0):
+    """Frames of the video (or rendered ones), over and over, decoded as needed; the first `skip` left out.
 
     Decoding is outside the timed stages; frames are not kept, so peak RSS
     is the pipeline's own.
@@ -96,6 +97,9 @@ def _frames(video: Path | None, size: tuple[int, int]):
             source = _read_all(cap)
         for image in source:
             count += 1
+            if skip:
+                skip -= 1
+                continue
             yield image if (image.shape[1], image.shape[0]) == size else cv2.resize(image, size)
         if count == 0:
             raise InputError(f"bench: no frames in {video}")
@@ -109,64 +113,88 @@ def _read_all(cap):
     cap.release()
 
 
-def throughput(video: Path | None, size: tuple[int, int], seconds: float, cfg: ReaderConfig, workers: int) -> dict:
+def throughput(video: Path | None, size: tuple[int, int], seconds: float, cfg: ReaderConfig, workers: int,
+               cameras: int = 1) -> dict:
     """Frames a second through the agent's pipeline (pipeline.py) with `workers`, frames decoded as it goes.
 
     Every frame of the stream is read, as from a file, 1/25 s apart in
     camera time; the motion gate is off, so every frame is detected and
-    read. Run in a fresh process per worker count (cmd_speed), so each
-    peak RSS is that configuration's own.
+    read. Run in a fresh process per configuration (print_workers), so each
+    peak RSS is that configuration's own. With several `cameras`, the agent's
+    way (service.py): the workers shared out, one pipeline per camera on
+    its own thread, all on one set of models (Pipeline.sharing_models); each
+    camera reads the clip from its own starting frame.
     """
+    import threading
+
     from .pipeline import Pipeline, split_threads
 
-    pipeline = Pipeline.build(cfg, CameraConfig(source="bench", motion_gate=False), workers)
-    tracker = Tracker(TrackerConfig())
+    each = max(1, workers // cameras)
+    first = Pipeline.build(cfg, CameraConfig(source="bench", motion_gate=False), each)
+    pipelines = [first] + [first.sharing_models(CameraConfig(source="bench", motion_gate=False))
+                           for _ in range(cameras - 1)]
     t0 = datetime.now(timezone.utc)
     deadline = [0.0]
+    counts = [0] * cameras
 
-    def stream():
-        for i, image in enumerate(_frames(video, size)):
-            if time.monotonic() > deadline[0]:
-                return
-            yield Frame(image, i, t0 + timedelta(seconds=i / SPEED_FPS), "bench")
+    def run(k: int) -> None:
+        def stream():
+            for i, image in enumerate(_frames(video, size, skip=37 * k)):
+                if time.monotonic() > deadline[0]:
+                    return
+                yield Frame(image, i, t0 + timedelta(seconds=i / SPEED_FPS), f"bench-{k}")
+
+        tracker = Tracker(TrackerConfig())
+        for frame, reads in pipelines[k].reads(stream()):
+            tracker.update(reads, frame.captured_at)
+            counts[k] += 1
+
+    def all_cameras() -> float:
+        counts[:] = [0] * cameras
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(cameras)]
+        start = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return time.monotonic() - start
 
     # The first frames load the models' arenas: not timed.
     deadline[0] = time.monotonic() + 1.0
-    for frame, reads in pipeline.reads(stream()):
-        tracker.update(reads, frame.captured_at)
-    tracker = Tracker(TrackerConfig())
-    start = time.monotonic()
-    deadline[0] = start + seconds
-    frames = vehicles = 0
-    for frame, reads in pipeline.reads(stream()):
-        vehicles += len(tracker.update(reads, frame.captured_at))
-        frames += 1
-    wall = time.monotonic() - start
-    return {"workers": workers, "frames": frames, "fps": frames / wall, "peak_rss_mb": peak_rss_mb(),
-            "threads": split_threads(workers, cfg.threads)}
+    all_cameras()
+    deadline[0] = time.monotonic() + seconds
+    wall = all_cameras()
+    return {"workers": workers, "cameras": cameras, "frames": sum(counts), "fps": sum(counts) / wall,
+            "camera_fps": [c / wall for c in counts], "peak_rss_mb": peak_rss_mb(),
+            "threads": split_threads(each, cfg.threads)}
 
 
 def _throughput_in_child(queue, *args) -> None:
     queue.put(throughput(*args))
 
 
-def print_workers(video: Path | None, size: tuple[int, int], seconds: float, cfg: ReaderConfig, most: int) -> None:
-    """Frames a second for 1..most workers, each in a fresh process, in one run."""
+def print_workers(video: Path | None, size: tuple[int, int], seconds: float, cfg: ReaderConfig, most: int,
+                  cameras: int = 1) -> None:
+    """Frames a second for 1..most workers (or, with `cameras`, 1..cameras cameras on `most` workers),
+    each in a fresh process, in one run."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
     rows = []
-    for workers in range(1, most + 1):
+    runs = [(w, 1) for w in range(1, most + 1)] if cameras <= 1 else [(most, c) for c in range(1, cameras + 1)]
+    for workers, count in runs:
         queue = ctx.Queue()
-        child = ctx.Process(target=_throughput_in_child, args=(queue, video, size, seconds, cfg, workers))
+        child = ctx.Process(target=_throughput_in_child, args=(queue, video, size, seconds, cfg, workers, count))
         child.start()
         r = queue.get()
         child.join()
         rows.append(r)
         one = rows[0]
-        print(f"workers {workers}: {r['fps']:.2f} fps ({r['frames']} frames in {seconds:g} s), "
-              f"{r['fps'] / one['fps']:.2f}x of 1 worker; peak RSS {r['peak_rss_mb']:.0f} MB "
-              f"({100 * (r['peak_rss_mb'] / one['peak_rss_mb'] - 1):+.0f} %); model threads detect/read "
+        what = f"workers {workers}" if cameras <= 1 else f"cameras {count} on {workers} workers"
+        each = "" if count == 1 else " (" + ", ".join(f"{f:.2f}" for f in r["camera_fps"]) + " per camera)"
+        print(f"{what}: {r['fps']:.2f} fps{each} ({r['frames']} frames in {seconds:g} s), "
+              f"{r['fps'] / one['fps']:.2f}x of the first; peak RSS {r['peak_rss_mb']:.0f} MB "
+              f"({r['peak_rss_mb'] / one['peak_rss_mb']:.2f}x); model threads detect/read "
               f"{r['threads'][0]}/{r['threads'][1]}", flush=True)
 
 
@@ -182,11 +210,14 @@ def cmd_speed(args: argparse.Namespace) -> int:
     for key, problem in cfg.problems():
         raise InputError(f"bench: --{key.replace('_', '-')}: {problem}")
     print(describe_detector(cfg.detector) + f"; reader {args.reader}")
-    if args.workers:
-        if not 1 <= args.workers <= MAX_WORKERS:
+    if args.workers or args.cameras:
+        workers = args.workers or ReaderConfig.workers
+        if not 1 <= workers <= MAX_WORKERS:
             raise InputError(f"bench: --workers must be between 1 and {MAX_WORKERS}")
+        if not 0 <= args.cameras <= MAX_CAMERAS:
+            raise InputError(f"bench: --cameras must be between 1 and {MAX_CAMERAS}")
         print(f"frames a second through the pipeline, every frame read, {os.cpu_count()} CPUs here:")
-        print_workers(Path(args.video) if args.video else None, (w, h), args.seconds, cfg, args.workers)
+        print_workers(Path(args.video) if args.video else None, (w, h), args.seconds, cfg, workers, args.cameras)
         return 0
     r = speed(Path(args.video) if args.video else None, (w, h), args.seconds, cfg, live=args.live)
     m = r["median_ms"]
@@ -202,7 +233,6 @@ def cmd_speed(args: argparse.Namespace) -> int:
     print(f"whole-frame scans: {r['whole_scans']} of {r['frames']} frames ({every}), "
           f"median total {r['whole_median_ms']:.1f} ms{rest}")
     return 0
-
 
 
 
@@ -227,4 +257,7 @@ def register(kinds) -> None:
     p.add_argument("--workers", type=int, default=0,
                    help="print frames a second for 1..N workers (pipeline.py), each in a fresh process, "
                         "instead of the per-stage times")
+    p.add_argument("--cameras", type=int, default=0,
+                   help="print frames a second and memory for 1..N cameras of one agent ([[cameras]]) on "
+                        f"--workers workers (default {ReaderConfig.workers}), each in a fresh process")
     p.set_defaults(func=cmd_speed)

@@ -90,7 +90,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if args.workdir:
         refuse_in_unit_data_dir(args.workdir, "--workdir")
-    return run_demo(args.workdir)
+    return run_demo(args.workdir, args.cameras)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run the whole chain on rendered footage with a private broker")
     p.add_argument("--workdir", help="keep the demo's files here (default: a temporary folder)")
+    p.add_argument("--cameras", type=int, default=1, choices=range(1, 5), metavar="N",
+                   help="read the clip as N cameras of one unit ([[cameras]]), 1 to 4 (default 1)")
     p.set_defaults(func=cmd_demo)
 
     # Each further command group lives beside the code it drives and adds

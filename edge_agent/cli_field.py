@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .config import DEFAULT_CONFIG_PATH, load_config
+from .config import DEFAULT_CONFIG_PATH, AgentConfig, CameraConfig, load_config
 from .errors import EXIT_FAILURE, EXIT_OK, AgentError
-from .status import STATUS_FILE  # written atomically at each heartbeat; deploy/schemas/status.schema.json
+from .status import status_file  # written atomically at each heartbeat; deploy/schemas/status.schema.json
 
 # The running agent rewrites <data_dir>/status.json (atomically) at every
 # status heartbeat, [mqtt] status_interval_seconds. Missing three in a row
@@ -24,14 +24,16 @@ MISSED_HEARTBEATS = 3
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("aim", help="check the camera's aim and zoom: a picture with plate heights, and a verdict")
     p.add_argument("--config", default=DEFAULT_CONFIG_PATH, help=f"config file (default {DEFAULT_CONFIG_PATH})")
-    p.add_argument("--source", help="look at this camera, stream or file instead of [camera] source")
+    p.add_argument("--camera", metavar="ID", help="with [[cameras]]: the camera to aim (its id)")
+    p.add_argument("--source", help="look at this camera, stream or file instead of the configured source")
     p.add_argument("--seconds", type=float, default=5.0, help="how long to watch a live camera (default 5)")
     p.add_argument("--frames", type=int, default=40, help="at most this many frames (default 40)")
     p.add_argument("--out", default="edge-agent-aim.jpg",
                    help="picture to write (.jpg or .png, mode 0600, replaced if there; not inside data_dir)")
     p.set_defaults(func=cmd_aim)
 
-    p = sub.add_parser("status", help="the running service's live state, from <data_dir>/status.json")
+    p = sub.add_parser("status", help="the running service's live state, from <data_dir>/status.json "
+                                      "(status.<camera id>.json for each of several cameras)")
     p.add_argument("--config", default=DEFAULT_CONFIG_PATH, help=f"config file (default {DEFAULT_CONFIG_PATH})")
     p.add_argument("--json", action="store_true", help="print the status file as it is")
     p.set_defaults(func=cmd_status)
@@ -44,6 +46,7 @@ def cmd_aim(args: argparse.Namespace) -> int:
     if args.seconds <= 0 or args.frames < 1:
         raise AgentError("--seconds must be above 0 and --frames at least 1", exit_code=2)
     cfg = load_config(args.config)
+    cfg = dataclasses.replace(cfg, camera=_camera_to_aim(cfg, args.camera))
     if args.source:
         cfg = dataclasses.replace(cfg, camera=dataclasses.replace(cfg.camera, source=args.source))
     refuse_inside(args.out, cfg.storage.data_dir)  # before the camera is watched for nothing
@@ -65,10 +68,31 @@ def cmd_aim(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _camera_to_aim(cfg: AgentConfig, wanted: str | None) -> CameraConfig:
+    setups = {s.id: s.camera for s in cfg.camera_setups()}
+    if wanted is None and len(setups) == 1:
+        return next(iter(setups.values()))
+    if wanted in setups:
+        return setups[wanted]
+    raise AgentError(f"--camera: {'name one' if wanted is None else f'no camera {wanted!r}'} of the cameras "
+                     f"in {cfg.path}: {', '.join(setups)}", exit_code=2)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
-    path = Path(cfg.storage.data_dir) / STATUS_FILE
-    interval = cfg.mqtt.status_interval_seconds
+    several = bool(cfg.cameras)
+    # One status file per camera when there are several (status.status_file).
+    paths = {s.id: Path(cfg.storage.data_dir) / status_file(s.id if several else None) for s in cfg.camera_setups()}
+    texts: dict[str, str] = {}
+    results = [_camera_status(path, cfg.mqtt.status_interval_seconds, args.json, texts,
+                              f"camera {camera}: " if several else "") for camera, path in paths.items()]
+    if args.json and texts:
+        print(next(iter(texts.values())) if not several else
+              json.dumps({camera: json.loads(text) for camera, text in texts.items()}, indent=1))
+    return EXIT_OK if all(r == EXIT_OK for r in results) else EXIT_FAILURE
+
+
+def _camera_status(path: Path, interval: float, as_json: bool, texts: dict[str, str], name: str) -> int:
     try:
         text = path.read_text(encoding="utf-8")
         age = time.time() - path.stat().st_mtime
@@ -76,7 +100,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if not isinstance(status, dict):
             raise ValueError("not a JSON object")
     except FileNotFoundError:
-        print(f"edge-agent is not running: no status at {path}", file=sys.stderr)
+        print(f"{name}edge-agent is not running: no status at {path}", file=sys.stderr)
         return EXIT_FAILURE
     except PermissionError:
         print(f"edge-agent status: cannot read {path}: permission denied (run with sudo)", file=sys.stderr)
@@ -84,18 +108,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"edge-agent status: {path}: unreadable status ({exc})", file=sys.stderr)
         return EXIT_FAILURE
-    if args.json:
-        print(text.rstrip())
+    if as_json:
+        texts[str(status.get("camera_id"))] = text.rstrip()
     if status.get("state") == "offline":
-        print(f"edge-agent is not running: it stopped at {status.get('at', '?')} "
+        print(f"{name}edge-agent is not running: it stopped at {status.get('at', '?')} "
               f"({status.get('reason') or 'no reason given'})", file=sys.stderr)
         return EXIT_FAILURE
     if age > MISSED_HEARTBEATS * interval:
-        print(f"edge-agent is not running or is stuck: its status is {_duration(age)} old "
+        print(f"{name}edge-agent is not running or is stuck: its status is {_duration(age)} old "
               f"(written every {interval:.0f} s) at {path}", file=sys.stderr)
         return EXIT_FAILURE
-    if not args.json:
-        print(f"edge-agent is running: status {_duration(age)} old ({path})")
+    if not as_json:
+        print(f"{name}edge-agent is running: status {_duration(age)} old ({path})")
         for label, value in status_rows(status):
             print(f"  {label:18s} {value}")
     return EXIT_OK

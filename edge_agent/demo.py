@@ -123,7 +123,16 @@ class AlertCollector:
         self.client.disconnect()
 
 
-def run_demo(workdir: str | None = None) -> int:
+def demo_config(video: Path, port: int, cameras: int = 1) -> str:
+    """The demo's agent.toml; with several cameras, each reads the clip under its own id (cam-1, cam-2, ...)."""
+    text = CONFIG_TOML.format(video=video, port=port)
+    if cameras <= 1:
+        return text
+    tables = "".join(f'[[cameras]]\nid = "cam-{i}"\nsource = "{video}"\n\n' for i in range(1, cameras + 1))
+    return text.replace('camera_id = "cam-1"\n', "").replace(f'[camera]\nsource = "{video}"\n\n', tables)
+
+
+def run_demo(workdir: str | None = None, cameras: int = 1) -> int:
     tmp = None if workdir else tempfile.TemporaryDirectory(prefix="edge-agent-demo-")
     root = Path(workdir or tmp.name)
     root.mkdir(parents=True, exist_ok=True)
@@ -138,7 +147,7 @@ def run_demo(workdir: str | None = None) -> int:
         print(f"demo: rendered {video} ({len(DEMO_VEHICLES)} cars); hot list names 2 of them", flush=True)
         with LocalBroker() as broker:
             config_path = root / "agent.toml"
-            config_path.write_text(CONFIG_TOML.format(video=video, port=broker.port))
+            config_path.write_text(demo_config(video, broker.port, cameras))
             cfg = load_config(config_path)
             print(f"demo: broker on {broker.host}:{broker.port}; subscribing to edge-agent/+/+/hit", flush=True)
             collector = AlertCollector(broker.host, broker.port, "edge-agent/+/+/hit", crops)
@@ -148,13 +157,15 @@ def run_demo(workdir: str | None = None) -> int:
                 collector.wait_for(agent.stats.hits, timeout=5)
             finally:
                 collector.close()
-        wanted = {DEMO_VEHICLES[1].plate, DEMO_VEHICLES[3].plate}
-        got = {a["plate"] for a in collector.alerts}
+        ids = [s.id for s in cfg.camera_setups()]
+        wanted = {(camera, DEMO_VEHICLES[i].plate) for camera in ids for i in (1, 3)}
+        got = {(a["camera_id"], a["plate"]) for a in collector.alerts}
         print(f"\ndemo: {agent.stats.frames} frames, {agent.stats.vehicles} vehicles read, "
               f"{agent.stats.hits} hits, {len(collector.alerts)} alerts received, {queued} left in outbox; "
               f"{agent.stats.vehicles - agent.stats.hits} non-hit reads compared in memory and discarded")
         if got == wanted and len(collector.alerts) == len(wanted):
-            print("demo: OK - one alert per wanted car, none for the others")
+            print("demo: OK - one alert per wanted car" + (f" on each of {len(ids)} cameras" if len(ids) > 1 else "")
+                  + ", none for the others")
             if not workdir:
                 print("demo: rerun with --workdir DIR to keep the clip, hot list, config and alert crops")
             return 0

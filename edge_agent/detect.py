@@ -11,6 +11,9 @@ rows found in the frame before (follow.py).
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -75,6 +78,22 @@ class TextLinePlateDetector:
             model=model.file_here())
         self.scans = ScanCounts()
         self.follower = Follower(cfg.full_scan_seconds)
+        # Held across a whole-frame scan by the cameras sharing this model
+        # (sharing_models). A shared session's arena keeps room for the
+        # largest runs made at once, and a whole 1280x720 scan is by far the
+        # largest: two cameras peaked at 370-384 MB against one's 294 with
+        # their scans at once, 304-305 MB taking turns, at the same frames a
+        # second (highway clip, 2 cores). Followed windows are small, and
+        # run at once.
+        self._whole_scan: contextlib.AbstractContextManager = contextlib.nullcontext()
+
+    def sharing_models(self) -> TextLinePlateDetector:
+        """Another camera's detector on this one's model: its own followed rows and counts."""
+        if isinstance(self._whole_scan, contextlib.nullcontext):
+            self._whole_scan = threading.Lock()
+        sibling = TextLinePlateDetector(self.cfg, text_detector=self.text_detector)
+        sibling._whole_scan = self._whole_scan
+        return sibling
 
     def still_pixels(self, image: np.ndarray) -> int:
         """The most pixels a still's look scans at once: its first look's, at most a 4:3 frame's at detect_max_side.
@@ -92,7 +111,11 @@ class TextLinePlateDetector:
             return self.candidates(frame.image, upscale=True, max_pixels=self.still_pixels(frame.image))
         h, w = frame.image.shape[:2]
         windows = self.follower.windows(frame.captured_at, w, h)
-        found = self.candidates(frame.image, windows=windows)
+        if windows is None:
+            with self._whole_scan:
+                found = self.candidates(frame.image, windows=windows)
+        else:
+            found = self.candidates(frame.image, windows=windows)
         if windows is None:
             self.scans.full += 1
         else:

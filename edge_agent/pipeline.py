@@ -103,6 +103,18 @@ class Pipeline:
         reader = reader or make_reader(replace(cfg, threads=reader_threads))
         return cls(detector, reader, MotionGate(camera), workers)
 
+    def sharing_models(self, camera: CameraConfig) -> Pipeline:
+        """A pipeline for another camera on this one's models (several cameras, camera_loop.py).
+
+        Its own followed rows, settled rows and motion gate, so one camera's
+        frames never steer another's reads; onnxruntime runs one session
+        from several threads at once. A detector or reader passed in that
+        cannot share (tests, tools) is used as it is.
+        """
+        detector = getattr(self.detector, "sharing_models", lambda: self.detector)()
+        reader = getattr(self.reader, "sharing_models", lambda: self.reader)()
+        return Pipeline(detector, reader, MotionGate(camera), self.workers)
+
     def _detect(self, frame: Frame) -> list[PlateCandidate] | None:
         if frame.still:
             return None

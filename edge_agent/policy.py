@@ -156,7 +156,8 @@ def render(cfg: AgentConfig) -> str:
     """The policy document (Markdown) for the config in force."""
     p, unit, head = cfg.policy, cfg.unit, _heading
     out = [
-        f"# ALPR usage and privacy policy: unit {unit.site}/{unit.camera_id}",
+        f"# ALPR usage and privacy policy: unit {unit.site}/{unit.camera_id}" if not cfg.cameras else
+        f"# ALPR usage and privacy policy: unit {unit.site}, cameras {', '.join(c.id for c in cfg.cameras)}",
         "",
         "This policy is required by California Civil Code 1798.90.51(b). It is rendered by "
         f"edge-agent {__version__} from the configuration the unit runs with "
@@ -214,7 +215,7 @@ def render(cfg: AgentConfig) -> str:
         _text(p.accuracy),
         "",
         f"On the unit a read must reach confidence {cfg.reader.min_confidence:g} and agree over "
-        f"{_plural(cfg.tracker.min_frames, 'frame')} before it is matched, and may differ from a hot-list "
+        f"{_frames_to_agree(cfg)} before it is matched, and may differ from a hot-list "
         f"plate by at most {_plural(cfg.hotlist.confusion_tolerance, 'OCR-confusable character')} "
         "(O/0, B/8, ...); each alert reports that distance, and `plate` is what was read.",
         "",
@@ -225,6 +226,13 @@ def render(cfg: AgentConfig) -> str:
         *_retention_facts(cfg),
     ]
     return "\n".join(out) + "\n"
+
+
+def _frames_to_agree(cfg: AgentConfig) -> str:
+    """[tracker] min_frames, and each camera's own where it differs."""
+    own = [f"{s.id}: {s.tracker.min_frames}" for s in cfg.camera_setups()
+           if s.tracker.min_frames != cfg.tracker.min_frames]
+    return _plural(cfg.tracker.min_frames, "frame") + (f" (camera {', '.join(own)})" if own else "")
 
 
 def _retention_facts(cfg: AgentConfig) -> list[str]:

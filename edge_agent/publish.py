@@ -86,15 +86,17 @@ class HitPublisher:
     # -- the pipeline's side -----------------------------------------------------
 
     def alert_payload(self, hit: Hit, *, alert_id: str, crop_jpeg: bytes | None,
-                      list_state: ListState | None = None, withheld: str = "") -> bytes:
+                      list_state: ListState | None = None, withheld: str = "", unit: UnitConfig | None = None) -> bytes:
         """The alert to queue for `hit`: with its crop while the outbox has room, else without.
 
         withheld="disk_full" builds it without the crop, for a hit the full card keeps in memory.
+        `unit`: the unit as the camera that read it names it (several cameras), else the publisher's.
         """
+        unit = unit or self._unit
         if withheld:
-            return encode_alert(build_alert(hit, self._unit, alert_id=alert_id, crop_jpeg=None,
+            return encode_alert(build_alert(hit, unit, alert_id=alert_id, crop_jpeg=None,
                                             list_state=list_state, crop_withheld=withheld))
-        payload = encode_alert(build_alert(hit, self._unit, alert_id=alert_id, crop_jpeg=crop_jpeg,
+        payload = encode_alert(build_alert(hit, unit, alert_id=alert_id, crop_jpeg=crop_jpeg,
                                            list_state=list_state))
         queued = self._store.outbox_bytes()
         if queued + len(payload) <= self.max_outbox_bytes:
@@ -104,7 +106,7 @@ class HitPublisher:
         self.crops_withheld += 1
         log.warning("outbox full (%.1f of %.1f MB queued): alert %s is queued without its plate crop, "
                     "which stays in the hit store", queued / 2**20, self.max_outbox_bytes / 2**20, alert_id)
-        return encode_alert(build_alert(hit, self._unit, alert_id=alert_id, crop_jpeg=None,
+        return encode_alert(build_alert(hit, unit, alert_id=alert_id, crop_jpeg=None,
                                         list_state=list_state, crop_withheld="outbox_full"))
 
     def outbox_full(self, queued_bytes: int | None = None) -> bool:

@@ -71,6 +71,10 @@ class RowReader:
         self._crop_detector = None
         self._settled = SettledRows(cfg.reread_every)
 
+    def sharing_models(self) -> RowReader:
+        """Another camera's reader on this one's models: its own settled rows."""
+        return type(self)(self.cfg, self.recognizer, self.plate_recognizer)
+
     def __call__(self, frame: Frame, candidates: list[PlateCandidate],
                  plates: Mapping[int, SlotRead] | None = None) -> list[PlateRead]:
         """`plates`: the plate recognizer's reads of some candidates' plates, made ahead (read_plate_ahead)."""

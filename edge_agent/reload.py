@@ -8,8 +8,8 @@ applies it: the matcher and tracker are swapped while nothing is using them.
 A new config or hot list that does not load is logged and the running one
 kept, so a typo made on a ladder never takes a unit down.
 
-What changes live: the hot list and [hotlist], [tracker] and the camera's
-privacy mask. Everything else (the camera source, the broker, storage, the
+What changes live: the hot list and [hotlist], [tracker] and each camera's
+privacy mask and [cameras.tracker]. Everything else (the camera source, the broker, storage, the
 reader's models) is held by long-lived connections and files, and takes
 effect at the next `systemctl restart edge-agent`; the log says so.
 """
@@ -27,7 +27,6 @@ from .config import SECTIONS, load_config
 from .config.loader import ConfigError
 from .errors import AgentError
 from .policy import record_config
-from .track import Tracker
 
 if TYPE_CHECKING:
     from .config import AgentConfig
@@ -101,23 +100,32 @@ def _apply(agent: Agent, load: _Load) -> bool:
         return False
     old = agent.cfg
     changes = {name: getattr(cfg, name) for name in LIVE_SECTIONS}
-    if cfg.tracker != old.tracker:
-        # Close the open tracks under the old rules rather than drop them.
-        for vehicle in agent.tracker.flush():
-            agent.handle(vehicle)
-        agent.tracker = Tracker(cfg.tracker)
-    camera = old.camera
-    if cfg.camera.mask != old.camera.mask:
-        camera = dataclasses.replace(camera, mask=cfg.camera.mask)
-        if agent.source is not None:
-            agent.source.mask = cfg.camera.mask_regions()
-        log.info("reload: privacy mask now %s", cfg.camera.mask or "none")
+    # Per camera, its tracker and its privacy mask change live; the cameras
+    # themselves (how many, their ids and sources) at the next restart.
+    loaded = {setup.id: setup for setup in cfg.camera_setups()}
+    for camera in agent.cameras:
+        setup = loaded.get(camera.id)
+        if setup is None:
+            continue
+        if setup.tracker != camera.setup.tracker:
+            camera.retrack(setup.tracker)  # its open tracks close under the old rules
+        mask = setup.camera.mask
+        if mask != camera.setup.camera.mask:
+            if camera.source is not None:
+                camera.source.mask = setup.camera.mask_regions()
+            log.info("reload: privacy mask%s now %s", f" of camera {camera.id}" if old.cameras else "", mask or "none")
+        camera.setup = dataclasses.replace(camera.setup, camera=dataclasses.replace(camera.setup.camera, mask=mask),
+                                           tracker=setup.tracker)
+    camera = dataclasses.replace(old.camera, mask=cfg.camera.mask) if not old.cameras else old.camera
+    own = {c.id: c for c in cfg.cameras}
+    changes["cameras"] = tuple(dataclasses.replace(c, mask=own[c.id].mask, tracker=own[c.id].tracker)
+                               if c.id in own else c for c in old.cameras)
     agent.matcher = matcher
     agent.cfg = dataclasses.replace(old, camera=camera, **changes)
-    later = [name for name in SECTIONS if getattr(cfg, name) != getattr(agent.cfg, name)]
+    later = [name for name in (*SECTIONS, "cameras") if getattr(cfg, name) != getattr(agent.cfg, name)]
     if later:
         log.warning("reload: [%s] changed; takes effect at the next restart (systemctl restart edge-agent)",
-                    "], [".join(later))
+                    "], [".join(name if name != "cameras" else "[cameras]" for name in later))
     # The hot-list load was audit-logged by load_matcher (policy.admit_hotlist); this records the config change.
     record_config(cfg)
     log.info("reload: config %s and hot list applied (%d live entries)", cfg.path, len(matcher))

@@ -15,13 +15,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import cv2
 
 from .alerts import hotlist_topic
-from .capture import FrameSource, open_source
+from .camera_loop import CameraLoop, CameraStats
+from .capture import FrameSource
 from .config import AgentConfig
 from .datadir import RESERVE_BYTES, InstanceLock, Reserve, claim_data_dir
 from .detect import PlateDetector
@@ -31,6 +31,7 @@ from .ocr import describe_detector
 from .policy import admit_hotlist, disclosure_recorder, record_config, require_policy
 from .hotlist_sync import HotlistSync, empty_hotlist
 from .publish import HitPublisher, hit_topic
+from .motion import MotionGate
 from .pipeline import Pipeline, usable_workers
 from .read import PlateReader
 from .records import Hit, VehicleRead
@@ -39,22 +40,16 @@ from .sd_notify import Notifier
 from .status import StatusReporter
 from .store import Store
 from .timeguard import TimeGuard
-from .track import Tracker
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class AgentStats:
-    frames: int = 0
-    reads: int = 0  # per-frame plate reads
-    vehicles: int = 0  # reads merged per vehicle passage
-    hits: int = 0
-    started: float = 0.0
-
-    def fps(self) -> float:
-        elapsed = time.monotonic() - self.started
-        return self.frames / elapsed if elapsed > 0 else 0.0
+# A camera that has neither delivered a frame nor waited (capture.py beats
+# each second it waits) for this long is hung in a read: with several
+# cameras the watchdog is no longer fed, and systemd restarts the agent
+# (WatchdogSec=60). Above stream_timeout_seconds' 25 s, the longest a
+# network read may block.
+STALLED_SECONDS = 40.0
 
 
 class Agent:
@@ -82,25 +77,42 @@ class Agent:
         self.store = Store(cfg.storage.data_dir, cfg.retention,
                            non_hit_plaintext=cfg.policy.store_non_hit_plaintext)
         record_config(cfg)
+        setups = cfg.camera_setups()
         # Every alert the broker acknowledges is a disclosure, and is logged as one.
-        self.publisher = HitPublisher(cfg.mqtt, cfg.unit, self.store, on_delivered=disclosure_recorder(cfg))
-        self.topic = hit_topic(cfg.mqtt, cfg.unit)
+        self.publisher = HitPublisher(cfg.mqtt, setups[0].unit, self.store, on_delivered=disclosure_recorder(cfg))
         self.hotlists.attach(self.publisher.link, hotlist_topic(cfg.mqtt, cfg.unit))
+        # The workers are shared out among the cameras; the models are loaded once for all.
         workers = usable_workers(cfg.reader.workers)
-        log.info("reader: %s; %d workers%s", describe_detector(cfg.reader.detector), workers,
-                 f" (of {cfg.reader.workers}: no more cores)" if workers < cfg.reader.workers else "")
-        self.pipeline = Pipeline.build(cfg.reader, cfg.camera, workers, detector=detector, reader=reader)
-        self.detector, self.reader, self.motion = self.pipeline.detector, self.pipeline.reader, self.pipeline.motion
-        self.tracker = Tracker(cfg.tracker)
-        self.stats = AgentStats()
-        self.status = StatusReporter(cfg.unit, cfg.mqtt, cfg.storage.data_dir, publisher=self.publisher,
-                                     store=self.store, stats=self.stats, hotlists=self.hotlists,
-                                     max_age_hours=cfg.hotlist.max_age_hours, camera_error=lambda: self.camera_error)
-        self._source: FrameSource | None = None
+        each = max(1, workers // len(setups))
+        log.info("reader: %s; %d workers%s%s", describe_detector(cfg.reader.detector), workers,
+                 f" (of {cfg.reader.workers}: no more cores)" if workers < cfg.reader.workers else "",
+                 f", {each} for each of {len(setups)} cameras" if len(setups) > 1 else "")
+        first = Pipeline.build(cfg.reader, setups[0].camera, each, detector=detector, reader=reader)
+        self.cameras = [CameraLoop(s, first if i == 0 else first.sharing_models(s.camera), hit_topic(cfg.mqtt, s.unit))
+                        for i, s in enumerate(setups)]
+        # One status topic per camera, each with its own will: MQTT gives a
+        # connection one will, so each camera past the first says it on a
+        # link of its own (status.py).
+        self.statuses = [
+            StatusReporter(loop.setup.unit, cfg.mqtt, cfg.storage.data_dir, publisher=self.publisher,
+                           store=self.store, stats=loop.stats, hotlists=self.hotlists,
+                           max_age_hours=cfg.hotlist.max_age_hours, camera_error=self._error_of(loop),
+                           own_link=i > 0, watch_imports=i == 0, several=len(setups) > 1)
+            for i, loop in enumerate(self.cameras)]
+        self.status = self.statuses[0]
         self._stopping = threading.Event()
         self.notifier = Notifier()  # systemd's $NOTIFY_SOCKET; a no-op outside systemd
         self._reload_requested = threading.Event()
         self._status_at = 0.0
+        self._last_purge = time.monotonic()  # run() purges at start
+        self._stalled: set[str] = set()
+        # Vehicles of all cameras go through handle() one at a time: the
+        # store, the time guard and the counts are the unit's, not a camera's.
+        self._lock = threading.RLock()
+
+    @staticmethod
+    def _error_of(loop: CameraLoop) -> Callable[[], str]:
+        return lambda: loop.error
 
     @staticmethod
     def load_matcher(cfg: AgentConfig) -> Matcher:
@@ -121,14 +133,30 @@ class Agent:
     def matcher(self, matcher: Matcher) -> None:
         self.hotlists.set_csv(matcher)
 
+    # The single camera's parts, as tests and tools reach them.
     @property
     def source(self) -> FrameSource | None:
-        return self._source
+        return self.cameras[0].source
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self.cameras[0].pipeline
+
+    @property
+    def motion(self) -> MotionGate:
+        return self.cameras[0].pipeline.motion
+
+    @property
+    def stats(self) -> CameraStats:
+        """The counts of all cameras together."""
+        return self.cameras[0].stats if len(self.cameras) == 1 else CameraStats.total([c.stats for c in self.cameras])
 
     @property
     def camera_error(self) -> str:
-        """The camera's current fault, "" while it delivers frames."""
-        return self._source.last_error if self._source is not None else ""
+        """The cameras' current faults, "" while each delivers frames."""
+        if len(self.cameras) == 1:
+            return self.cameras[0].error
+        return "; ".join(f"{c.id}: {c.error}" for c in self.cameras if c.error)
 
     @property
     def stopped_by_request(self) -> bool:
@@ -140,99 +168,128 @@ class Agent:
         self._reload_requested.set()
 
     def _alive(self) -> None:
-        """Called each frame and each second the camera is waited for, on the loop's
-        thread: both mean the agent is healthy. A hung camera read calls nothing."""
+        """Called on the thread that runs the agent: with one camera at each frame
+        and each second it is waited for, with several each second that none of
+        them is hung (_supervise). A hung camera read calls nothing."""
         self.notifier.ready(f"camera {self.camera_error}" if self.camera_error else "reading")
         self.notifier.watchdog()
         if self._reload_requested.is_set():
             self._reload_requested.clear()
             reload_agent(self)
         now = time.monotonic()
+        if now - self._last_purge > self.cfg.retention.purge_interval_seconds:
+            self._purge()
+            self._last_purge = now
         if now - self._status_at >= 5.0:
             self._status_at = now
+            stats = self.stats
             self.notifier.status(f"camera fault: {self.camera_error}" if self.camera_error else
-                                 f"{self.stats.fps():.1f} fps, {self.stats.vehicles} vehicles, {self.stats.hits} hits")
+                                 f"{stats.fps():.1f} fps, {stats.vehicles} vehicles, {stats.hits} hits")
 
     def stop(self) -> None:
         """Ask the run loop to finish; safe from a signal handler or another thread."""
         self._stopping.set()
         self.notifier.stopping()
-        if self._source is not None:
-            self._source.stop()
+        for camera in self.cameras:
+            if camera.source is not None:
+                camera.source.stop()
 
     def run(self, drain_timeout: float = 30.0) -> int:
-        """Process the camera source until it ends or stop() is called.
+        """Process the cameras' sources until they end or stop() is called.
 
         Returns the number of hits still waiting in the outbox at exit (0
         when everything was delivered). They stay on disk and go out on the
         next start.
         """
-        self.stats.started = time.monotonic()
         # Purge first, so time the unit spent switched off does not extend retention.
         self._purge(at_start=True)
-        last_purge = time.monotonic()
+        self._last_purge = time.monotonic()
         self.publisher.start()
-        self.status.start()
+        for status in self.statuses:
+            status.start()
         try:
-            self._source = open_source(self.cfg.camera)
-            idle = None
-            if self.pipeline.workers <= 1:
-                self._source.heartbeat = self._alive
+            if len(self.cameras) == 1:
+                self.cameras[0].run(self.handle, self._alive, self._stopping)
             else:
-                # The source is read on the detector's thread, and _alive
-                # (the watchdog, reloads) must run on this one: the source's
-                # beats between reads are relayed, so a read that hangs still
-                # starves the watchdog.
-                beats = _Relay()
-                self._source.heartbeat, idle = beats.beat, beats.relay_to(self._alive)
-            if self._stopping.is_set():
-                self._source.stop()
-            # A frame in which nothing moved has no reads; the tracker still
-            # sees its time, so tracks close.
-            for frame, reads in self.pipeline.reads(self._source.frames(), idle=idle):
-                self.stats.frames += 1
-                self._alive()
-                # Carried reads (settle.py) are positions, not reads of this frame.
-                self.stats.reads += sum(not r.carried for r in reads)
-                for vehicle in self.tracker.update(reads, frame.captured_at, still=frame.still):
-                    self.handle(vehicle)
-                if time.monotonic() - last_purge > self.cfg.retention.purge_interval_seconds:
-                    self._purge()
-                    last_purge = time.monotonic()
-            for vehicle in self.tracker.flush():
-                self.handle(vehicle)
-            if self._source.last_error:
-                log.warning("camera: %s", self._source.last_error)
-            if not self._source.live and not self._stopping.is_set():
+                self._supervise()
+            for camera in self.cameras:
+                if camera.source is not None and camera.source.last_error:
+                    log.warning("camera %s: %s", camera.id, camera.source.last_error)
+            live = any(c.source is not None and c.source.live for c in self.cameras)
+            if not live and not self._stopping.is_set():
                 self.publisher.drain(drain_timeout)
             return self.store.outbox_depth()
         finally:
-            if self._source is not None:
-                self._source.close()
+            for camera in self.cameras:
+                camera.close()
             self.hotlists.flush_rejections()  # the refusals counted since the last one recorded
-            self.status.stop()
+            for status in self.statuses:
+                status.stop()
             self.publisher.stop()
             self.store.close()
             self.instance.release()
-            log.info("stopped after %d frames (%.1f fps), %d vehicles, %d hits",
-                     self.stats.frames, self.stats.fps(), self.stats.vehicles, self.stats.hits)
-            if self.motion.counts.still:
-                log.info("motion gate: %d of %d frames showed nothing moving and were not read",
-                         self.motion.counts.still, self.motion.counts.frames)
-            scans = getattr(self.detector, "scans", None)  # a detector passed in may not count them
-            if scans is not None and scans.full + scans.follow:
-                # How often the whole frame was scanned: a technician's check that following works.
-                log.info("whole-frame scans: %d of %d stream frames; the rest followed the plates in view",
-                         scans.full, scans.full + scans.follow)
+            for camera in self.cameras:
+                _log_counts(camera, len(self.cameras) > 1)
 
-    def handle(self, vehicle: VehicleRead) -> Hit | None:
+    def _supervise(self) -> None:
+        """Several cameras: each on its own thread; this one feeds the watchdog while none is hung.
+
+        A camera whose source cannot be opened (a file gone) is reported and
+        the others go on; the agent fails with its error only if every
+        camera did. Any other exception is a fault of the agent: it stops
+        all cameras and is raised here, and systemd restarts the agent.
+        """
+        done = threading.Semaphore(0)
+
+        def camera_thread(camera: CameraLoop) -> None:
+            try:
+                camera.run(self.handle, camera.beat, self._stopping)
+            except AgentError as exc:
+                camera.failure = exc
+                log.error("camera %s: %s", camera.id, exc)
+            except BaseException as exc:  # noqa: BLE001 - raised on the agent's thread below
+                camera.failure = exc
+                self.stop()
+            finally:
+                camera.beat_at = float("inf")  # ended: it can no longer be hung
+                done.release()
+
+        threads = [threading.Thread(target=camera_thread, args=(c,), name=f"camera-{c.id}", daemon=True)
+                   for c in self.cameras]
+        for thread in threads:
+            thread.start()
+        running = len(threads)
+        while running:
+            if done.acquire(timeout=1.0):
+                running -= 1
+                continue
+            stalled = {c.id for c in self.cameras if time.monotonic() - c.beat_at > STALLED_SECONDS}
+            if stalled - self._stalled:
+                log.error("camera %s: no frame and no wait for %.0f s, hung in a read: the watchdog is no longer fed",
+                          ", ".join(sorted(stalled - self._stalled)), STALLED_SECONDS)
+            self._stalled = stalled
+            if not stalled:
+                self._alive()
+        for thread in threads:
+            thread.join()
+        failures = [c.failure for c in self.cameras if c.failure is not None]
+        if crash := next((f for f in failures if not isinstance(f, AgentError)), None):
+            raise crash
+        if failures and len(failures) == len(self.cameras):
+            raise failures[0]
+
+    def handle(self, vehicle: VehicleRead, camera: CameraLoop | None = None) -> Hit | None:
+        with self._lock:
+            return self._handle(vehicle, camera or self.cameras[0])
+
+    def _handle(self, vehicle: VehicleRead, camera: CameraLoop) -> Hit | None:
         active = self.hotlists.active  # one read: the list and its version swap together
         hit = active.matcher.match(vehicle)
         if hit is None and vehicle.letters_only:
             # As often a badge or a sign's word as a vanity plate: it
             # counts only if it hits, so it is neither a vehicle nor kept.
             return None
-        self.stats.vehicles += 1
+        camera.stats.vehicles += 1
         if hit is None:
             # Deliberately not logged: a non-hit's plate must not reach the journal.
             self.store.remember_non_hit(vehicle, datetime.now(timezone.utc))
@@ -243,41 +300,44 @@ class Agent:
         crop_jpeg = jpeg.tobytes()
         alert_id = str(uuid.uuid4())
         state = active.state(self.cfg.hotlist.max_age_hours)
-        payload = self.publisher.alert_payload(hit, alert_id=alert_id, crop_jpeg=crop_jpeg, list_state=state)
+        unit = camera.setup.unit
+        payload = self.publisher.alert_payload(hit, alert_id=alert_id, crop_jpeg=crop_jpeg, list_state=state,
+                                               unit=unit)
         trusted = self.timeguard.check(datetime.now(timezone.utc)).trusted
         # With a crop-less payload to keep, a full card sends the hit to memory, never raises.
-        self.store.add_hit(hit, alert_id=alert_id, topic=self.topic, payload=payload, crop_jpeg=crop_jpeg,
-                           camera=f"{self.cfg.unit.site}/{self.cfg.unit.camera_id}",
+        self.store.add_hit(hit, alert_id=alert_id, topic=camera.topic, payload=payload, crop_jpeg=crop_jpeg,
+                           camera=f"{unit.site}/{unit.camera_id}",
                            clock=(trusted, *self.timeguard.boot()),
                            payload_without_crop=self.publisher.alert_payload(
-                               hit, alert_id=alert_id, crop_jpeg=None, list_state=state, withheld="disk_full"))
-        self.stats.hits += 1
+                               hit, alert_id=alert_id, crop_jpeg=None, list_state=state, withheld="disk_full",
+                               unit=unit))
+        camera.stats.hits += 1
         # No plate: the journal is kept longer than hit_days, and a destroyed hit must leave no trace.
-        log.info("hit %s: %s %s, confidence %.2f over %d frames", alert_id,
+        log.info("hit %s%s: %s %s, confidence %.2f over %d frames", alert_id,
+                 f" on camera {camera.id}" if len(self.cameras) > 1 else "",
                  hit.entry.category or "-", hit.entry.ref or "-", vehicle.confidence, vehicle.frames)
         self.publisher.notify()
         return hit
 
     def _purge(self, at_start: bool = False) -> None:
         # At start the purge is logged even if it found nothing: proof it ran.
-        counts = self.store.purge_due(self.timeguard, record=at_start)
+        with self._lock:
+            counts = self.store.purge_due(self.timeguard, record=at_start)
         if any(counts.values()):
             log.info("retention purge: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
-class _Relay:
-    """Heartbeats of a source read on another thread, passed on to this one (Agent.run)."""
 
-    def __init__(self):
-        self._beats = 0
-        self._relayed = 0
-
-    def beat(self) -> None:
-        self._beats += 1  # one writer thread; the reader only compares
-
-    def relay_to(self, alive: Callable[[], None]) -> Callable[[], None]:
-        def idle() -> None:
-            if self._beats != self._relayed:
-                self._relayed = self._beats
-                alive()
-        return idle
+def _log_counts(camera: CameraLoop, several: bool) -> None:
+    stats, name = camera.stats, f"camera {camera.id}: " if several else ""
+    log.info("%sstopped after %d frames (%.1f fps), %d vehicles, %d hits",
+             name, stats.frames, stats.fps(), stats.vehicles, stats.hits)
+    counts = camera.pipeline.motion.counts
+    if counts.still:
+        log.info("%smotion gate: %d of %d frames showed nothing moving and were not read",
+                 name, counts.still, counts.frames)
+    scans = getattr(camera.pipeline.detector, "scans", None)  # a detector passed in may not count them
+    if scans is not None and scans.full + scans.follow:
+        # How often the whole frame was scanned: a technician's check that following works.
+        log.info("%swhole-frame scans: %d of %d stream frames; the rest followed the plates in view",
+                 name, scans.full, scans.full + scans.follow)

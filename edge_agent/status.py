@@ -28,7 +28,7 @@ from .alerts import encode_json, status_topic
 from .clock import rfc3339_utc
 from .datadir import RESERVE_BYTES, replace_file
 from .errors import AgentError
-from .mqtt_link import UP
+from .mqtt_link import UP, MqttLink
 
 if TYPE_CHECKING:
     from .config.mqtt import MqttConfig
@@ -47,15 +47,29 @@ CHECK_SECONDS = 2.0
 DISK_LOW_FRACTION = 0.05
 
 
+def status_file(camera_id: str | None = None) -> str:
+    """The status file's name in data_dir: one camera's, when there are several."""
+    return f"status.{camera_id}.json" if camera_id else STATUS_FILE
+
+
 class StatusReporter:
     def __init__(self, unit: UnitConfig, mqtt: MqttConfig, data_dir: str | os.PathLike[str], *,
                  publisher: HitPublisher, store: Store, stats: Any, hotlists: HotlistSync | None = None,
-                 max_age_hours: float = 0.0, camera_error: Callable[[], str] = lambda: ""):
+                 max_age_hours: float = 0.0, camera_error: Callable[[], str] = lambda: "",
+                 own_link: bool = False, watch_imports: bool = True, several: bool = False):
+        """One camera's status. With several cameras (`several`), each has its
+        own file (status_file), and each past the first its own MQTT link
+        (`own_link`), for its own will; one of them (`watch_imports`) looks
+        for hot lists that `hotlist import` stored."""
         self.unit = unit
         self.topic = status_topic(mqtt, unit)
         self.interval = mqtt.status_interval_seconds
         self.folder = Path(data_dir)
-        self.file = self.folder / STATUS_FILE
+        self.file = self.folder / status_file(unit.camera_id if several else None)
+        self._link = MqttLink(mqtt, f"{mqtt.client_id or f'edge-agent-{unit.site}'}-{unit.camera_id}") \
+            if own_link else publisher.link
+        self._own_link = own_link
+        self._watch_imports = watch_imports
         self._publisher = publisher
         self._store = store
         self._stats = stats
@@ -71,8 +85,8 @@ class StatusReporter:
         # only so long to finish).
         self._publishing = threading.Lock()
         self._thread: threading.Thread | None = None
-        publisher.link.set_will(self.topic, encode_json(self.offline("connection lost", at=False)))
-        publisher.link.add_listener(self._on_link_event)
+        self._link.set_will(self.topic, encode_json(self.offline("connection lost", at=False)))
+        self._link.add_listener(self._on_link_event)
 
     def offline(self, reason: str, *, at: bool = True) -> dict[str, Any]:
         doc = {"schema": STATUS_SCHEMA, "state": "offline", "site": self.unit.site,
@@ -170,6 +184,8 @@ class StatusReporter:
         self._last_frames = (self._started, 0)
         self._thread = threading.Thread(target=self._run, name="status", daemon=True)
         self._thread.start()
+        if self._own_link:
+            self._link.start()
 
     def stop(self, reason: str = "stopped") -> None:
         """Say goodbye: a retained offline status (a clean disconnect sends no will)."""
@@ -181,23 +197,25 @@ class StatusReporter:
         doc = self.offline(reason)
         with self._publishing:
             self.write_file(doc)
-            sent = self._publisher.link.publish(self.topic, encode_json(doc), retain=True)
+            sent = self._link.publish(self.topic, encode_json(doc), retain=True)
         if sent is not None:
             try:
                 sent[1].wait_for_publish(2.0)
             except (RuntimeError, ValueError):
                 pass  # the connection went first; the broker then publishes the will instead
+        if self._own_link:
+            self._link.stop()
 
     def beat(self) -> dict[str, Any]:
         doc = self.snapshot()
         self.write_file(doc)
-        self._publisher.link.publish(self.topic, encode_json(doc), retain=True)
+        self._link.publish(self.topic, encode_json(doc), retain=True)
         return doc
 
     def write_file(self, doc: dict[str, Any]) -> None:
         try:
-            replace_file(self.file, json.dumps(doc, indent=1).encode(), tmp=self.file.with_name(f".{STATUS_FILE}.tmp"),
-                         mode=0o640, fsync=False)
+            replace_file(self.file, json.dumps(doc, indent=1).encode(),
+                         tmp=self.file.with_name(f".{self.file.name}.tmp"), mode=0o640, fsync=False)
         except OSError as exc:
             log.warning("cannot write %s: %s", self.file, exc.strerror or exc)
 
@@ -209,16 +227,16 @@ class StatusReporter:
         next_beat = 0.0
         in_force = None
         while not self._stopping.is_set():
-            if self._hotlists is not None:
+            if self._hotlists is not None and self._watch_imports:
                 try:
                     self._hotlists.check_installed()
                 except AgentError as exc:  # a file it cannot read (root's): once a beat, one line
                     log.error("checking for an imported hot list failed: %s", exc)
                 except Exception:
                     log.exception("checking for an imported hot list failed")
-                if self._hotlists.active is not in_force:
-                    in_force = self._hotlists.active
-                    self._wake.set()  # central sees a new list version at once
+            if self._hotlists is not None and self._hotlists.active is not in_force:
+                in_force = self._hotlists.active
+                self._wake.set()  # central sees a new list version at once
             if self._wake.is_set() or time.monotonic() >= next_beat:
                 self._wake.clear()
                 try:

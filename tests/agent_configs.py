@@ -34,7 +34,6 @@ port = {port}
 """
 
 
-
 def write_config(folder: Path, *, source: Path, port: int, hotlist: str, **sections: str) -> Path:
     (folder / "hotlist.csv").write_text(hotlist)
     text = f"""
@@ -62,5 +61,14 @@ data_dir = "data"
     for name, body in sections.items():
         text += f"\n[{name}]\n{body}\n"
     path = folder / "agent.toml"
+    path.write_text(text)
+    return path
+
+
+def write_cameras_config(folder: Path, *, cameras: str, port: int, hotlist: str, **sections: str) -> Path:
+    """A config with several cameras: `cameras` is the [[cameras]] tables, in place of [camera]."""
+    path = write_config(folder, source=Path("unused"), port=port, hotlist=hotlist, **sections)
+    text = path.read_text().replace('camera_id = "cam-7"\n', "")
+    text = text.replace('[camera]\nsource = "unused"\n', cameras)
     path.write_text(text)
     return path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from pathlib import Path
 
@@ -191,7 +192,7 @@ source = "x"
         f"{path}:10: hotlist.path: no such file: {tmp_path / 'missing.csv'}",
         f"{path}:13: mqtt.port: must be between 1 and 65535",
         f"{path}:14: mqtt.tls: plain TCP",
-        f"{path}:16: cameras: unknown section (did you mean 'camera'?)",
+        f"{path}:16: cameras: must be tables ([[cameras]])",
     ]
     for prefix in expected:
         assert any(p.startswith(prefix) for p in found), (prefix, found)
@@ -354,11 +355,31 @@ def example() -> dict:
     return tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
 
 
+# Keys of a [[cameras]] table only; the example shows them in its commented [[cameras]].
+CAMERAS_ONLY = {"id", "tracker"}
+
+
 def test_example_lists_every_key_and_nothing_else() -> None:
     data = example()
     assert set(data) == set(SECTIONS)
     for name, cls in SECTIONS.items():
-        assert set(data[name]) == {f.name for f in dataclasses.fields(cls)}, name
+        keys = {f.name for f in dataclasses.fields(cls)} - (CAMERAS_ONLY if name == "camera" else set())
+        assert set(data[name]) == keys, name
+
+
+def test_example_cameras_load_in_place_of_its_camera(tmp_path: Path) -> None:
+    """The commented [[cameras]] of the example, uncommented in place of [camera], is a valid config."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    start, end = text.index("\n[camera]\n"), text.index("\n[hotlist]\n")
+    cameras = re.findall(r"^# (\[\[cameras\]\]|\[cameras\.tracker\]|[a-z_]+ = .*)$", text[start:end], re.M)
+    text = text[:start] + "\n" + "\n".join(cameras) + "\n" + text[end:]
+    text = re.sub(r'^camera_id = .*$', "", text, flags=re.M)
+    path = tmp_path / "agent.toml"
+    path.write_text(text)
+    cfg = load_config(path, check_files=False)
+    assert [(s.id, s.camera.source, s.camera.mask, s.tracker.max_gap_seconds) for s in cfg.camera_setups()] == [
+        ("lane-1", "rtsp://192.168.1.20/stream1", "", cfg.tracker.max_gap_seconds),
+        ("gate", "/dev/video0", "0,0,1280,200", 3.0)]
 
 
 def test_example_values_are_the_defaults() -> None:

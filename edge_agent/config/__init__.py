@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .camera import CameraConfig
+from .cameras import CameraSetup, camera_problems, camera_setups
 from .hotlist import HotlistConfig
 from .mqtt import MqttConfig
 from .policy import PolicyConfig, problems_across
@@ -32,11 +33,17 @@ class AgentConfig:
     reader: ReaderConfig = field(default_factory=ReaderConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    # [[cameras]], in place of [camera], for several cameras (config/cameras.py).
+    cameras: tuple[CameraConfig, ...] = ()
     path: str = ""  # the file it was loaded from
 
     def problems(self) -> list[tuple[str, str]]:
         """Problems between sections, keyed "section.key"."""
-        return problems_across(self)
+        return camera_problems(self) + problems_across(self)
+
+    def camera_setups(self) -> tuple[CameraSetup, ...]:
+        """The cameras the agent reads, from [camera] or [[cameras]], each with its id, unit and tracker."""
+        return camera_setups(self)
 
 
 SECTIONS = {
@@ -56,6 +63,7 @@ from .loader import ConfigError, ConfigProblem, load_config  # noqa: E402
 __all__ = [
     "AgentConfig",
     "CameraConfig",
+    "CameraSetup",
     "ConfigError",
     "ConfigProblem",
     "DEFAULT_CONFIG_PATH",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .tracker import TrackerConfig
+
 # Reopening a source faster than this only loads a camera or network that is
 # already failing; waiting longer than an hour leaves a unit blind for
 # nothing, as a reopen costs little.
@@ -22,6 +24,9 @@ MAX_MOTION_HOLD_SECONDS = 60
 
 @dataclass(frozen=True)
 class CameraConfig:
+    # In [[cameras]]: the camera's id, a level of its MQTT topics. The
+    # single [camera] is named by [unit] camera_id.
+    id: str = ""
     # A device (/dev/video0 or 0), an rtsp:// or http(s):// URL, a video
     # file, or a folder of images.
     source: str = ""
@@ -45,6 +50,9 @@ class CameraConfig:
     # After motion, frames are read for this long even if nothing moves:
     # a vehicle stopped at a light is read until its track is complete.
     motion_hold_seconds: float = 2.0
+    # In [[cameras]]: [cameras.tracker], this camera's own [tracker] settings
+    # (a camera watching a slow gate wants other gaps than one on a highway).
+    tracker: TrackerConfig | None = None
 
     def mask_regions(self) -> list[tuple[int, int, int, int]]:
         """The mask as (x, y, w, h) boxes; raises ValueError naming the bad region."""
@@ -81,4 +89,6 @@ class CameraConfig:
             out.append(("motion_min_area", f"must be between {MIN_MOTION_AREA} and {MAX_MOTION_AREA}"))
         if not 0 <= self.motion_hold_seconds <= MAX_MOTION_HOLD_SECONDS:
             out.append(("motion_hold_seconds", f"must be between 0 and {MAX_MOTION_HOLD_SECONDS}"))
+        if self.tracker is not None:
+            out += [(f"tracker.{key}", message) for key, message in self.tracker.problems()]
         return out

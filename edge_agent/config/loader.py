@@ -14,12 +14,13 @@ import os
 import re
 import tomllib
 import typing
+from types import UnionType
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import InputError
-from . import SECTIONS, AgentConfig
+from . import SECTIONS, AgentConfig, CameraConfig
 
 
 @dataclass(frozen=True)
@@ -80,22 +81,38 @@ def load_config(path: str | os.PathLike[str], *, check_files: bool = True) -> Ag
         return next((lines[k] for i in range(len(parts), 0, -1) if (k := ".".join(parts[:i])) in lines), 1)
 
     problems: list[ConfigProblem] = []
+    several = "cameras" in data
     for name, value in data.items():
-        if name not in SECTIONS:
+        if name == "cameras":
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                problems.append(ConfigProblem(file, line_of(name), name, "must be tables ([[cameras]])"))
+                several = False
+        elif name not in SECTIONS:
             kind = "section" if isinstance(value, dict) else "key"
-            problems.append(ConfigProblem(file, line_of(name), name, _unknown(kind, name, SECTIONS)))
+            problems.append(ConfigProblem(file, line_of(name), name, _unknown(kind, name, [*SECTIONS, "cameras"])))
         elif not isinstance(value, dict):
             problems.append(ConfigProblem(file, line_of(name), name, "must be a [section]"))
+    if several and "camera" in data:
+        problems.append(ConfigProblem(file, line_of("camera"), "camera",
+                                      "use either [camera] or [[cameras]], not both"))
 
     base = os.path.dirname(os.path.abspath(file))
     sections: dict[str, Any] = {}
     for name, cls in SECTIONS.items():
+        if name == "camera" and several:
+            continue  # [[cameras]] stand in its place
         raw = data.get(name)
         section, found = _check_section(name, cls, raw if isinstance(raw, dict) else {}, base, check_files)
         sections[name] = section
         problems += [ConfigProblem(file, line_of(f"{name}.{k}"), f"{name}.{k}", m) for k, m in found]
+    cameras = []
+    for i, raw in enumerate(data["cameras"] if several else (), start=1):
+        # Each [[cameras]] table is a [camera] section of its own.
+        camera, found = _check_section("camera", CameraConfig, raw, base, check_files)
+        cameras.append(camera)
+        problems += [ConfigProblem(file, line_of(f"cameras[{i}].{k}"), f"cameras[{i}].{k}", m) for k, m in found]
 
-    config = AgentConfig(**sections, path=file)
+    config = AgentConfig(**sections, cameras=tuple(cameras), path=file)
     # Rules between sections (say, the broker must be a policy recipient);
     # a key already reported within its section is not reported again.
     reported = {p.key for p in problems}
@@ -140,6 +157,14 @@ def _check_section(
     for key, value in raw.items():
         if key not in known:
             found.append((key, _unknown("key", key, known)))
+        elif inner_cls := _subtable_type(types[key]):
+            # [section.key]: a table of settings inside the section ([cameras.tracker]).
+            if not isinstance(value, dict):
+                found.append((key, f"must be a table ([{name or 'section'}.{key}])"))
+                continue
+            typed, inner = _check_section("", inner_cls, value, base)
+            values[key] = typed
+            found += [(f"{key}.{k}", m) for k, m in inner]
         elif table := _table_type(types[key]):
             # [[section.key]]: each table is checked like a section of its own.
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
@@ -175,6 +200,14 @@ def _table_type(kind: Any) -> type | None:
     """The dataclass of a tuple[SomeTable, ...] setting, else None."""
     args = typing.get_args(kind)
     if typing.get_origin(kind) is tuple and args and dataclasses.is_dataclass(args[0]):
+        return args[0]
+    return None
+
+
+def _subtable_type(kind: Any) -> type | None:
+    """The dataclass of a `SomeTable | None` setting, else None."""
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if typing.get_origin(kind) in (typing.Union, UnionType) and len(args) == 1 and dataclasses.is_dataclass(args[0]):
         return args[0]
     return None
 
@@ -282,14 +315,16 @@ def _scan_lines(text: str) -> dict[str, int]:
             rest, open_string = raw[end + 3 :], None
         elif depth == 0:
             if header := _HEADER.match(rest):
-                table = _dotted(header["name"])
-                lines.setdefault(".".join(table), number)
+                parts = _dotted(header["name"])
+                lines.setdefault(".".join(parts), number)
                 if rest.startswith("[["):
-                    # The n-th [[a.b]] is "a.b[n]" (from 1), as problems name it.
-                    name = ".".join(table)
+                    name = ".".join(parts)
                     arrays[name] = arrays.get(name, 0) + 1
-                    table[-1] += f"[{arrays[name]}]"
-                    lines.setdefault(".".join(table), number)
+                # The n-th [[a.b]] is "a.b[n]" (from 1), as problems name it,
+                # and a [a.b.c] after it is a table of that "a.b[n]".
+                table = [part + (f"[{arrays[name]}]" if (name := ".".join(parts[: i + 1])) in arrays else "")
+                         for i, part in enumerate(parts)]
+                lines.setdefault(".".join(table), number)
                 continue
             if key := _KEY.match(rest):
                 parts = table + _dotted(key["key"])

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 # Site and camera id become MQTT topic levels, so they must not contain the
 # topic separators or wildcards.
 # fullmatch, not match with "$": "$" also matches before a final newline.
-_TOPIC_LEVEL = re.compile(r"[A-Za-z0-9._-]+")
+TOPIC_LEVEL = re.compile(r"[A-Za-z0-9._-]+")
 
 
 @dataclass(frozen=True)
 class UnitConfig:
     site: str = ""
+    # The single [camera]'s id; with [[cameras]] each camera names its own.
     camera_id: str = ""
 
     def problems(self) -> list[tuple[str, str]]:
@@ -21,7 +22,9 @@ class UnitConfig:
         for key in ("site", "camera_id"):
             value = getattr(self, key)
             if not value:
-                out.append((key, "is required"))
-            elif not _TOPIC_LEVEL.fullmatch(value):
+                # camera_id is left out with [[cameras]] (config/cameras.py says when it is required).
+                if key == "site":
+                    out.append((key, "is required"))
+            elif not TOPIC_LEVEL.fullmatch(value):
                 out.append((key, "may hold only letters, digits, '.', '_' and '-'"))
         return out
