@@ -2,6 +2,9 @@
 
 capture -> detect -> read -> track -> match -> store -> publish
 
+Each camera's chain up to track is a CameraLoop (camera_loop.py), on this
+thread for one camera and on a thread of its own for each of several;
+match, store and publish are the unit's, one vehicle at a time (handle).
 Every vehicle read is matched in memory. A hit is committed to the durable
 outbox before anything is sent; a read that matches nothing is forgotten
 (or, only if the retention policy allows, kept as a keyed hash for minutes).
