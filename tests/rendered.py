@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -11,13 +12,21 @@ TRAIN = Path(__file__).resolve().parents[1] / "models" / "train"
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 
 
-def render_br():
-    """models/train/render_br.py; skips the calling test without Pillow or the DejaVu fonts it draws with."""
+def _renderer(name: str):
+    """models/train/<name>.py; skips the calling test without Pillow or the DejaVu fonts it draws with."""
     pytest.importorskip("PIL", reason="Pillow draws the rendered plates (deploy/setup.sh --test installs it)")
     if not FONT.is_file():
         pytest.skip(f"the rendered plates are drawn in DejaVu fonts, not found at {FONT} (Debian fonts-dejavu-core)")
     if str(TRAIN) not in sys.path:
         sys.path.insert(0, str(TRAIN))
-    import render_br
+    return importlib.import_module(name)
 
-    return render_br
+
+def render_br():
+    """models/train/render_br.py: Brazilian plates, old and Mercosul."""
+    return _renderer("render_br")
+
+
+def render_us():
+    """models/train/render_us.py: US plates by class, and scene text that is no plate."""
+    return _renderer("render_us")

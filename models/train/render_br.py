@@ -22,6 +22,7 @@ import numpy as np
 import cv2
 
 from render_plates import _draw_text_mask, _paste  # noqa: E402 (a sibling script)
+from scene import car, finish, mount  # noqa: E402
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DIGITS = "0123456789"
@@ -92,28 +93,9 @@ def road_scene(seed: int, kind: str, plate_width: int = 150) -> tuple[np.ndarray
     """The plate on the back of a car in a 1280x720 frame, lightly tilted, blurred and noisy; its box (x, y, w, h)."""
     plate, text = render_br(seed, kind)
     rng = np.random.default_rng([seed, 7, kind == "old"])
-    frame = np.full((720, 1280, 3), 95, np.uint8)
-    frame = cv2.add(frame, rng.integers(0, 20, frame.shape, dtype=np.uint8))
-    body = tuple(int(v) for v in rng.integers(30, 220, 3))
-    cx, cy = int(rng.integers(450, 830)), int(rng.integers(330, 430))
-    cv2.rectangle(frame, (cx - 260, cy - 200), (cx + 260, cy + 120), body, -1)
-    cv2.rectangle(frame, (cx - 240, cy + 60), (cx + 240, cy + 110), tuple(max(0, c - 60) for c in body), -1)
-    pw = plate_width
-    ph = int(pw * plate.shape[0] / plate.shape[1])
-    src = np.float32([[0, 0], [plate.shape[1], 0], [plate.shape[1], plate.shape[0]], [0, plate.shape[0]]])
-    skew = rng.uniform(-0.04, 0.04, (4, 2)) * [pw, ph]
-    x0, y0 = cx - pw // 2, cy - ph // 2
-    dst = np.float32([[x0, y0], [x0 + pw, y0], [x0 + pw, y0 + ph], [x0, y0 + ph]]) + skew.astype(np.float32)
-    warped = cv2.warpPerspective(plate, cv2.getPerspectiveTransform(src, dst), (1280, 720))
-    inside = cv2.warpPerspective(np.full(plate.shape[:2], 255, np.uint8), cv2.getPerspectiveTransform(src, dst),
-                                 (1280, 720))
-    frame[inside > 0] = warped[inside > 0]
-    frame = cv2.GaussianBlur(frame, (0, 0), rng.uniform(0.4, 0.9))
-    noise = rng.normal(0, 3, frame.shape)
-    frame = np.clip(frame.astype(np.float32) + noise, 0, 255).astype(np.uint8)
-    ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(70, 95))])
-    x, y = int(dst[:, 0].min()), int(dst[:, 1].min())
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR), text, (x, y, int(dst[:, 0].max()) - x, int(dst[:, 1].max()) - y)
+    frame, _, centre = car(rng)
+    box = mount(frame, plate, rng, centre, plate_width)
+    return finish(frame, rng), text, box
 
 
 if __name__ == "__main__":
