@@ -13,6 +13,9 @@ photo it was first seen on:
 | letters alone (GWAGEN) | LETTERS_ONLY_MIN_CONFIDENCE; a closed panel | read exactly |
 | a camera's date or time | _DATE, _STAMP_MARKS (plate_rank 0) | read as plate-like text, never kept |
 | a copyright caption | _CAPTION_MARK (plate_rank 0); an open panel | read as plate-like text, never kept |
+| a fleet number, a badge | verify: open panel; all digits must be closed | never kept |
+| a sign's stacked lines | verify: stacked on an open board, no format | never kept |
+| a line in two sizes | verify.two_heights | not kept where its row holds both |
 """
 
 from __future__ import annotations
@@ -86,9 +89,10 @@ def test_scene_text_is_read_as_plate_like_but_never_kept(stamp, reader):
     assert plate_like_rows >= len(SEEDS)
 
 
-@pytest.mark.parametrize("text_on", ["fleet", "sign"])
+@pytest.mark.parametrize("text_on", ["fleet", "badge", "sign"])
 def test_text_painted_on_a_vehicle_or_a_sign_is_never_taken_for_a_plate(text_on, reader):
     # fleet: digits on open paint (all-digit rows must be closed, verify.plausible_for);
+    # badge: a model's name on the boot lid (GT 350, 2.0 TDI), on open paint;
     # sign: lines of one height stacked on an open board, read as no plate format.
     renderer = render_us()
     for seed in SEEDS:

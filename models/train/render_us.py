@@ -11,7 +11,8 @@ first seen on (tests/test_rules_rendered.py):
   digits, or 1 digit 3 letters 3 digits, as California);
 - scene text: a camera's burnt-in date, time or both, a photographer's
   copyright caption (in the frame's corner); a fleet number painted on the
-  car, a roadside sign of stacked lines, a panel's line in two sizes.
+  car, a model badge on its boot lid, a roadside sign of stacked lines, a
+  panel's line in two sizes.
 
     plate, text = render_us(seed, kind)                      # BGR uint8, the registration as issued
     scene, text, box = road_scene(seed, kind, stamp="date")  # 1280x720 frame, the plate's box
@@ -136,7 +137,16 @@ def _two_sizes(rng: np.random.Generator, canvas: np.ndarray) -> None:
     _paste(canvas, big, x0 + 30 + small.shape[1], y0 + 15, (20, 20, 120))
 
 
-SCENE_TEXT = {"fleet": _fleet_number, "sign": _sign, "two_sizes": _two_sizes}
+def _badge(rng: np.random.Generator, canvas: np.ndarray, body, cx: int, cy: int) -> None:
+    """A model badge on the boot lid, chrome on paint: short, digits among letters (323i, 2.0 TDI)."""
+    word = str(rng.choice(["323i", "V6 LE", "2.0 TDI", "GT 350", "520d", "4x4", "S60", "RS 4"]))
+    m = _small_text(word, int(rng.integers(20, 30)), FACES[0])
+    x, y = cx + int(rng.integers(60, 140)), cy - int(rng.integers(40, 70))
+    _paste(canvas, m, x + 1, y + 1, (30, 30, 30))  # the chrome's shadow
+    _paste(canvas, m, x, y, (205, 205, 210))
+
+
+SCENE_TEXT = {"fleet": _fleet_number, "badge": _badge, "sign": _sign, "two_sizes": _two_sizes}
 
 
 def road_scene(seed: int, kind: str | None, plate_width: int = 170, stamp: str = "", text_on: str = ""
@@ -152,8 +162,8 @@ def road_scene(seed: int, kind: str | None, plate_width: int = 170, stamp: str =
         box = mount(frame, plate, rng, (cx, cy), plate_width)
     if text_on:
         canvas = frame.astype(np.float32)
-        if text_on == "fleet":
-            _fleet_number(rng, canvas, body, cx, cy)
+        if text_on in ("fleet", "badge"):
+            SCENE_TEXT[text_on](rng, canvas, body, cx, cy)
         else:
             SCENE_TEXT[text_on](rng, canvas)
         frame = canvas.astype(np.uint8)
