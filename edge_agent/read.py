@@ -22,6 +22,7 @@ from .detect import PlateDetector, TextLinePlateDetector
 from .ocr import TextLine, TextRecognizer, rectify
 from .plate_recognizer import PlateRecognizer, SlotRead, plate_crop
 from .rank import Ranked, keep_plates, plate_like, plate_rank, ranked_plates, vote_looks
+from . import two_rows
 from .records import Box, Frame, PlateCandidate, PlateRead
 from .settle import SettledRows
 
@@ -82,16 +83,22 @@ class RowReader:
             return vote_looks(self.rank_still(frame, candidates))
         to_read, matched = self._settled.split(candidates, frame.captured_at)
         chosen = [candidates[i] for i in to_read]
-        lines = self.read_rows(frame.image, [c.quad for c in chosen])
-        lines = self.agree(frame.image, [c.quad for c in chosen], lines,
-                           ahead=[plates.get(i) for i in to_read] if plates else None)
+        quads = [c.quad for c in chosen]
+        lines = self.read_rows(frame.image, quads)
+        first = len(chosen)
+        joined = two_rows.add_joined(chosen, lines, quads)
+        ahead = [plates.get(i) for i in to_read] + [None] * len(joined) if plates else None
+        lines = two_rows.settle_joined(self.agree(frame.image, quads, lines, ahead=ahead), joined, first)
         reads = keep_plates(frame, chosen, lines, self.cfg, verify=True, context=candidates)
         return reads + self._settled.update(frame, candidates, to_read, matched, reads)
 
     def rank_still(self, frame: Frame, candidates: list[PlateCandidate]) -> list[Ranked]:
         """A still's plate-like reads of these candidates, each ranked, not yet voted over looks (vote_looks)."""
         lines, read_at = self.read_rows_of_still(frame.image, [c.quad for c in candidates], require_digit=True)
-        lines = self.agree(frame.image, [c.quad for c in candidates], lines)
+        candidates, first = list(candidates), len(candidates)
+        joined = two_rows.add_joined(candidates, lines, read_at)
+        quads = [c.quad for c in candidates]
+        lines = two_rows.settle_joined(self.agree(frame.image, quads, lines), joined, first)
         return ranked_plates(frame, candidates, lines, self.cfg, verify=True, read_at=read_at)
 
     def read_plate_ahead(self, frame: Frame, candidate: PlateCandidate) -> SlotRead | None:

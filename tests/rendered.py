@@ -30,3 +30,8 @@ def render_br():
 def render_us():
     """models/train/render_us.py: US plates by class, and scene text that is no plate."""
     return _renderer("render_us")
+
+
+def render_two_rows():
+    """models/train/render_two_rows.py: two-row plates (Brazilian motorcycles, UK square plates)."""
+    return _renderer("render_two_rows")

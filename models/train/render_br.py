@@ -22,7 +22,7 @@ import numpy as np
 import cv2
 
 from render_plates import _draw_text_mask, _paste  # noqa: E402 (a sibling script)
-from scene import car, finish, mount  # noqa: E402
+from scene import on_the_road  # noqa: E402
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DIGITS = "0123456789"
@@ -93,9 +93,8 @@ def road_scene(seed: int, kind: str, plate_width: int = 150) -> tuple[np.ndarray
     """The plate on the back of a car in a 1280x720 frame, lightly tilted, blurred and noisy; its box (x, y, w, h)."""
     plate, text = render_br(seed, kind)
     rng = np.random.default_rng([seed, 7, kind == "old"])
-    frame, _, centre = car(rng)
-    box = mount(frame, plate, rng, centre, plate_width)
-    return finish(frame, rng), text, box
+    scene, box = on_the_road(plate, rng, plate_width)
+    return scene, text, box
 
 
 if __name__ == "__main__":

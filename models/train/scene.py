@@ -46,3 +46,11 @@ def finish(frame: np.ndarray, rng: np.random.Generator, blur_max: float = 0.9, q
     frame = np.clip(frame.astype(np.float32) + rng.normal(0, 3, frame.shape), 0, 255).astype(np.uint8)
     ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(quality_min, 95))])
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+
+
+def on_the_road(plate: np.ndarray, rng: np.random.Generator, plate_width: int
+                ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A rendered plate on the back of a car in a 1280x720 frame, finished as a camera would; its box (x, y, w, h)."""
+    frame, _, centre = car(rng)
+    box = mount(frame, plate, rng, centre, plate_width)
+    return finish(frame, rng), box
