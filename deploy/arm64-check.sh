@@ -132,7 +132,7 @@ if [ "$(cat "$SITE/.done" 2>/dev/null)" != "$stamp" ]; then
   rm -rf "$SITE"
   pipx() { "$HOST_PY" -m pip install --quiet --disable-pip-version-check --only-binary=:all: "${plat[@]}" \
            --python-version 3.11 --implementation cp --abi cp311 --target "$SITE" -c "$repo/deploy/constraints.txt" "$@"; }
-  # rapidocr only carries the model files (edge_agent/ocr.py model_path), and
+  # rapidocr only carries the model files (edge_agent/vision/onnx_models.py model_path), and
   # `import rapidocr` needs none of its own dependencies: no deps for it.
   logged pip-wheels pipx $(printf '%s\n' "${reqs[@]}" | grep -v '^rapidocr' | tr -d ' ')
   logged pip-rapidocr pipx --upgrade --no-deps "$(printf '%s\n' "${reqs[@]}" | grep '^rapidocr' | tr -d ' ')"

@@ -77,11 +77,12 @@ def run(photos: list[Path], out: Path, detector_setting: str = "auto") -> None:
         import onnxruntime
 
         from edge_agent.config import ReaderConfig
-        from edge_agent.detect import TextLinePlateDetector
+        from edge_agent.vision.detect import TextLinePlateDetector
         from edge_agent.errors import AgentError
-        from edge_agent.image_header import ImageRejected, ImageTooBig, load_image
-        from edge_agent.ocr import describe_detector, detector_input
-        from edge_agent.read import make_reader, read_frame
+        from edge_agent.vision.image_header import ImageRejected, ImageTooBig, load_image
+        from edge_agent.vision.onnx_models import describe_detector
+        from edge_agent.vision.text_detector import detector_input
+        from edge_agent.vision.read import make_reader, read_frame
         from edge_agent.records import Frame
     except ImportError as exc:
         fail(f"cannot import the reader's modules: {exc}")
@@ -148,7 +149,7 @@ def compare(a_path: Path, b_path: Path) -> bool:
               f"onnxruntime {run_['onnxruntime']}{dot}, "
               f"median {statistics.median(p['seconds'] for p in run_['photos']):.2f} s/photo{emulated}")
     if a["detector_file"] != b["detector_file"]:
-        print("  note: the two runs ran different detector files (ocr.DETECTOR_MODELS file_without_vnni)")
+        print("  note: the two runs ran different detector files (onnx_models.DETECTOR_MODELS file_without_vnni)")
     thresh = a["thresh"]
     by_name = {p["photo"]: p for p in b["photos"]}
     print(f"  {'photo':<44} {'texts':<6} {'max dconf':>9} {'max dbox':>8} {'max dprob':>9} "
@@ -185,8 +186,9 @@ def time_detectors(photo: Path, rounds: int) -> None:
     Interleaved in one process, so a loaded host or QEMU's speed moves both
     alike and the ratio holds; the seconds themselves are this machine's.
     """
-    from edge_agent.image_header import load_image
-    from edge_agent.ocr import DETECTOR_MODELS, _session, detector_input, model_path
+    from edge_agent.vision.image_header import load_image
+    from edge_agent.vision.onnx_models import DETECTOR_MODELS, _session, model_path
+    from edge_agent.vision.text_detector import detector_input
 
     blob = detector_input(load_image(photo), 1024, upscale=True)
     sessions = {name: _session(model_path(DETECTOR_MODELS[name].file_here()), 1) for name in ("int8", "float")}

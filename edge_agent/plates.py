@@ -73,7 +73,7 @@ def letters_only(text: str) -> bool:
     """A read of letters alone: a vanity plate, or as often a badge or a sign's word.
 
     The reader keeps such a read only on a closed panel (read.py), and the
-    agent counts it only when it hits (service.py).
+    agent counts it only when it hits (service/agent.py).
     """
     return text.isalpha()
 

@@ -11,7 +11,7 @@ not become a runtime dependency of the unit):
     /tmp/easyocr-export-venv/bin/python models/export_easyocr.py
 
 It writes models/easyocr_english_g2.onnx and prints its SHA-256, which goes
-into models/README.md and edge_agent/easyocr_onnx.py.
+into models/README.md and edge_agent/vision/easyocr_onnx.py.
 
 Only EasyOCR's recognizer network is loaded, straight from its source
 modules (easyocr/model/vgg_model.py and modules.py) and config.py:
@@ -112,7 +112,7 @@ def load_model(torch, config, vgg_model):
 
 
 def preprocess(gray: np.ndarray, height: int) -> np.ndarray:
-    """EasyOCR's recognizer input for one crop, as edge_agent/easyocr_onnx.py builds it."""
+    """EasyOCR's recognizer input for one crop, as edge_agent/vision/easyocr_onnx.py builds it."""
     h, w = gray.shape
     ratio = w / h
     width = max(1, int(height * ratio))

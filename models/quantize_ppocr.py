@@ -5,8 +5,8 @@ with onnxruntime.quantization of the float detector shipped in the rapidocr
 wheel. Calibration uses only images this script renders itself, never
 ../shared/datasets (the benchmark): synthetic street scenes (vehicles with
 plates, signs, clutter, multi-scale texture, blur, noise, JPEG) and frames
-of edge_agent.demo_footage, all at 1280x720, made into inputs exactly as
-edge_agent.ocr.TextDetector does at the unit's detect_max_side (1024 ->
+of edge_agent.commands.demo_footage, all at 1280x720, made into inputs exactly as
+edge_agent.vision.text_detector.TextDetector does at the unit's detect_max_side (1024 ->
 1x3x576x1024). Activation ranges: per image and tensor, the 0.001% and
 99.999% quantiles; averaged over the images (--method quantile --aggregate
 mean, the defaults). Plain MinMax over the same images lost 3-5 plates on
@@ -61,7 +61,7 @@ WORDS = ("STOP", "EXIT", "PARKING", "HOTEL", "BUS", "TAXI", "OPEN", "SALE", "CAF
 
 def detector_input(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
     """TextDetector's own preprocessing, so calibration sees what the unit feeds the model."""
-    from edge_agent.ocr import detector_input as unit_input
+    from edge_agent.vision.text_detector import detector_input as unit_input
 
     return unit_input(image, max_side)
 
@@ -210,7 +210,7 @@ def synthetic_scene(rng: np.random.Generator) -> np.ndarray:
 
 
 def calibration_images(n_synthetic: int, n_demo: int, seed: int = 2026) -> list[np.ndarray]:
-    from edge_agent.demo_footage import SECONDS, render_frames
+    from edge_agent.commands.demo_footage import SECONDS, render_frames
 
     rng = np.random.default_rng(seed)
     images = [synthetic_scene(rng) for _ in range(n_synthetic)]

@@ -14,7 +14,7 @@ _ROOT = Path(__file__).resolve().parents[1]
 if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
-from edge_agent.broker import LocalBroker  # noqa: E402
+from edge_agent.commands.broker import LocalBroker  # noqa: E402
 from edge_agent.errors import AgentError  # noqa: E402
 
 try:

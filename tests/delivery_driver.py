@@ -24,14 +24,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge_agent.alerts import hit_topic  # noqa: E402
+from edge_agent.transport.alerts import hit_topic  # noqa: E402
 from edge_agent.config.mqtt import MqttConfig  # noqa: E402
 from edge_agent.config.retention import RetentionConfig  # noqa: E402
 from edge_agent.config.unit import UnitConfig  # noqa: E402
-from edge_agent.publish import HitPublisher  # noqa: E402
+from edge_agent.transport.publish import HitPublisher  # noqa: E402
 from edge_agent.records import Box, HotListEntry, Hit, VehicleRead  # noqa: E402
-from edge_agent.status import StatusReporter  # noqa: E402
-from edge_agent.store import Store  # noqa: E402
+from edge_agent.transport.status import StatusReporter  # noqa: E402
+from edge_agent.privacy.store import Store  # noqa: E402
 
 UNIT = UnitConfig(site="chaos-site", camera_id="cam-1")
 

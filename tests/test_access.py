@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from agent_configs import write_config
-from edge_agent.audit import AuditLog
+from edge_agent.privacy.audit import AuditLog
 from edge_agent.config.retention import RetentionConfig
-from edge_agent.store import Store
+from edge_agent.privacy.store import Store
 from test_store import add, make_hit
 
 WHO = ("--user", "Det. Kim", "--purpose", "Investigation")  # purposes match regardless of case

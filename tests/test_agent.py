@@ -17,9 +17,9 @@ import pytest
 
 from agent_configs import write_config
 from datasets import HIGHWAY, HIGHWAY_PLATES, highway_frames, require
-from edge_agent.broker import LocalBroker
+from edge_agent.commands.broker import LocalBroker
 from edge_agent.config.retention import RetentionConfig
-from edge_agent.store import Store
+from edge_agent.privacy.store import Store
 from mqtt_helpers import Subscriber
 
 ROOT = Path(__file__).resolve().parents[1]

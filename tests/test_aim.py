@@ -13,7 +13,7 @@ import pytest
 
 from agent_configs import write_config
 from datasets import HIGHWAY, HIGHWAY_PLATES, highway_frames, require
-from edge_agent.aim import RELIABLE_PLATE_HEIGHT, AimResult, PlateSighting, verdict
+from edge_agent.commands.aim import RELIABLE_PLATE_HEIGHT, AimResult, PlateSighting, verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 # Covers 8589BXT (x 932-1029, y 184-230) in the clip's first frames.

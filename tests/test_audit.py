@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent_configs import write_config
-from edge_agent.audit import LOG_NAME, AuditLog, entry_hash
+from edge_agent.privacy.audit import LOG_NAME, AuditLog, entry_hash
 
 
 def edge_agent(*args: str) -> subprocess.CompletedProcess:
@@ -96,7 +96,7 @@ def test_a_rewritten_log_is_caught_by_a_head_noted_earlier(unit, tmp_path):
 
 
 def test_appends_from_several_processes_keep_one_chain(tmp_path):
-    script = ("import sys; from edge_agent.audit import AuditLog\n"
+    script = ("import sys; from edge_agent.privacy.audit import AuditLog\n"
               "log = AuditLog(sys.argv[1])\n"
               "for i in range(40): log.record('query', user=sys.argv[2], purpose='p', what=str(i))\n")
     procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), f"u{n}"]) for n in range(4)]

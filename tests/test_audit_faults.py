@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from agent_configs import write_config
 
-from edge_agent import audit, keys, store
-from edge_agent.audit import LOG_NAME, AuditLog, report
+from edge_agent.privacy import audit, keys, store
+from edge_agent.privacy.audit import LOG_NAME, AuditLog, report
 from edge_agent.config.retention import RetentionConfig
 from edge_agent.errors import AgentError
 
@@ -119,7 +119,7 @@ def test_appends_from_several_processes_repair_a_torn_tail_once(tmp_path):
     log = logged(tmp_path)
     with open(log.path, "ab") as f:
         f.write(next_line(log)[:100])
-    script = ("import sys; from edge_agent.audit import AuditLog\n"
+    script = ("import sys; from edge_agent.privacy.audit import AuditLog\n"
               "log = AuditLog(sys.argv[1])\n"
               "for i in range(10): log.record('query', user=sys.argv[2], purpose='p', what=str(i))\n")
     procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), f"u{n}"], cwd=ROOT) for n in range(4)]
@@ -133,7 +133,7 @@ def test_appends_from_several_processes_repair_a_torn_tail_once(tmp_path):
 # refuse (EFBIG): the same as a card filling up mid-line, without a small disk.
 LIMITED = """\
 import os, resource, signal, sys
-from edge_agent.audit import AuditLog
+from edge_agent.privacy.audit import AuditLog
 from edge_agent.errors import AgentError
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 log = AuditLog(sys.argv[1])

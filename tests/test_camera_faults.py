@@ -1,5 +1,5 @@
 """Camera faults on a real stream: an MJPEG-over-HTTP camera served on 127.0.0.1
-by the test (edge_agent.loopstream), read through OpenCV's FFmpeg client exactly
+by the test (edge_agent.commands.loopstream), read through OpenCV's FFmpeg client exactly
 as an IP camera on the pole is. It drops, hangs, sends corrupt and blank frames,
 and comes back; capture must log, back off, reconnect, keep the watchdog fed while
 it waits, and show the fault in last_error until frames flow again."""
@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from datasets import HIGHWAY, require
-from edge_agent.capture import open_source
+from edge_agent.vision.capture import open_source
 from edge_agent.config.camera import CameraConfig
-from edge_agent.loopstream import LoopStream, encode_clip, encode_jpeg
+from edge_agent.commands.loopstream import LoopStream, encode_clip, encode_jpeg
 
 # A stalled stream is given up on after 2 s, which keeps the test short.
 QUICK = dict(reconnect_min_seconds=0.2, reconnect_max_seconds=0.8, stream_timeout_seconds=2.0)
@@ -93,7 +93,7 @@ def _drop_and_return(stream: LoopStream, watch: Watch, fault, caplog) -> float:
 
 
 def test_stream_that_drops_and_returns(stream: LoopStream, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="edge_agent.capture")
+    caplog.set_level(logging.INFO, logger="edge_agent.vision.capture")
     watch = Watch(open_source(CameraConfig(source=stream.url, **QUICK)))
     try:
         t_fault = _drop_and_return(stream, watch, stream.pause, caplog)
@@ -105,7 +105,7 @@ def test_stream_that_drops_and_returns(stream: LoopStream, caplog: pytest.LogCap
 
 
 def test_stream_that_hangs_mid_read(stream: LoopStream, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="edge_agent.capture")
+    caplog.set_level(logging.INFO, logger="edge_agent.vision.capture")
     watch = Watch(open_source(CameraConfig(source=stream.url, **QUICK)))
     try:
         watch.wait(lambda: len(watch.frames) >= 5, 15, "first frames")
@@ -127,7 +127,7 @@ def test_stream_that_hangs_mid_read(stream: LoopStream, caplog: pytest.LogCaptur
 
 def test_corrupt_frames_then_good_ones(stream: LoopStream, clip: list[bytes],
                                        caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="edge_agent.capture")
+    caplog.set_level(logging.INFO, logger="edge_agent.vision.capture")
     watch = Watch(open_source(CameraConfig(source=stream.url, **QUICK)))
 
     def corrupt() -> None:

@@ -17,9 +17,9 @@ import pytest
 
 from agent_configs import write_cameras_config
 from datasets import HIGHWAY, HIGHWAY_PLATES, highway_frames, require
-from edge_agent.broker import LocalBroker
+from edge_agent.commands.broker import LocalBroker
 from edge_agent.config import load_config
-from edge_agent.service import Agent
+from edge_agent.service.agent import Agent
 from mqtt_helpers import Subscriber
 from test_agent import HIT_SCHEMA, STATUS_SCHEMA, run_agent
 
@@ -192,8 +192,8 @@ def test_a_hung_camera_read_starves_the_watchdog_while_the_other_camera_reads_on
     """Several cameras: the agent's thread feeds the watchdog only while every
     camera delivers or waits; one hung in a read (a stream stalled with its
     connection open) stops the feeding, and the other camera reads on."""
-    from edge_agent import service
-    from edge_agent.loopstream import LoopStream, encode_clip
+    from edge_agent.service import agent as service
+    from edge_agent.commands.loopstream import LoopStream, encode_clip
     from test_systemd import FakeSystemd
 
     require(HIGHWAY)
@@ -247,7 +247,7 @@ source = "{tmp_path / 'south'}"
 def test_a_reload_changes_each_cameras_mask_and_tracker_and_names_what_waits_for_a_restart(tmp_path, caplog):
     import logging
 
-    from edge_agent.reload import reload_agent
+    from edge_agent.service.reload import reload_agent
 
     caplog.set_level(logging.INFO, logger="edge_agent")
     config = two_camera_config(tmp_path)
@@ -277,7 +277,7 @@ def test_a_reload_changes_each_cameras_mask_and_tracker_and_names_what_waits_for
 
 def test_cameras_share_the_models_and_nothing_else(tmp_path: Path) -> None:
     from edge_agent.config import CameraConfig
-    from edge_agent.pipeline import Pipeline
+    from edge_agent.vision.pipeline import Pipeline
 
     cfg = load_config(two_camera_config(tmp_path), check_files=False)
     first = Pipeline.build(cfg.reader, cfg.cameras[0], 1)
@@ -335,7 +335,7 @@ def test_aim_asks_which_camera_and_aims_the_one_named(tmp_path: Path) -> None:
 
 
 def test_the_policy_names_the_cameras_and_their_own_tracking(tmp_path: Path) -> None:
-    from edge_agent.policy import render
+    from edge_agent.privacy.policy import render
 
     cfg = load_config(two_camera_config(tmp_path, south_extra="\n[cameras.tracker]\nmin_frames = 3\n"),
                       check_files=False)

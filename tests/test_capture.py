@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.capture import LiveSource, natural_key, open_source, redact, source_kind
+from edge_agent.vision.capture import LiveSource, natural_key, open_source, redact, source_kind
 from edge_agent.config.camera import CameraConfig
 from edge_agent.errors import InputError
 
@@ -167,7 +167,7 @@ def test_corrupt_image_is_logged_by_name_and_skipped(tmp_path: Path, caplog: pyt
     cv2.imwrite(str(tmp_path / "a.jpg"), _noise(1))
     (tmp_path / "b.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
     cv2.imwrite(str(tmp_path / "c.png"), _noise(2))
-    caplog.set_level(logging.WARNING, logger="edge_agent.capture")
+    caplog.set_level(logging.WARNING, logger="edge_agent.vision.capture")
     frames = list(open_source(CameraConfig(source=str(tmp_path))).frames())
     assert [f.index for f in frames] == [0, 1]
     assert "b.jpg" in caplog.text
@@ -366,7 +366,7 @@ def test_credentials_never_reach_last_error_or_logs(caplog: pytest.LogCaptureFix
         opens=[RuntimeError(f"could not connect to {url}"), False, True],
         reads=["fail"] * LiveSource.max_bad_reads,
     )
-    caplog.set_level(logging.DEBUG, logger="edge_agent.capture")
+    caplog.set_level(logging.DEBUG, logger="edge_agent.vision.capture")
     src = open_source(CameraConfig(source=url, **FAST), capture_factory=cam)
     pauses = _record_pauses(src)
     frames = []

@@ -15,13 +15,13 @@ import pytest
 
 from agent_configs import write_config
 from datasets import HIGHWAY, require
-from edge_agent.audit import AuditLog
-from edge_agent.broker import LocalBroker
+from edge_agent.privacy.audit import AuditLog
+from edge_agent.commands.broker import LocalBroker
 from edge_agent.config.mqtt import MqttConfig
 from edge_agent.config.retention import RetentionConfig
-from edge_agent.status import StatusReporter
-from edge_agent.store import Store
-from edge_agent.timeguard import LEDGER_NAME, TimeGuard, boot_id, boot_seconds
+from edge_agent.transport.status import StatusReporter
+from edge_agent.privacy.store import Store
+from edge_agent.privacy.timeguard import LEDGER_NAME, TimeGuard, boot_id, boot_seconds
 from mqtt_helpers import Subscriber
 from test_agent import _frames_folder
 from test_publish import UNIT, make_publisher  # noqa: F401 (fixture)

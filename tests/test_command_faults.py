@@ -27,20 +27,20 @@ from test_store import add, make_hit
 
 # The forked child may run as `nobody`, who cannot read this interpreter's
 # library: everything the commands import later is imported here first.
-import edge_agent.access
-import edge_agent.audit
-import edge_agent.cli
-import edge_agent.cli_hotlist
-import edge_agent.cli_owner
-import edge_agent.cli_policy
+import edge_agent.privacy.access
+import edge_agent.privacy.audit
+import edge_agent.commands.cli
+import edge_agent.commands.cli_hotlist
+import edge_agent.privacy.data_owner
+import edge_agent.commands.cli_policy
 import edge_agent.errors
-import edge_agent.hotlist_sync
-from edge_agent.audit import AuditLog
-from edge_agent.cli_owner import run_as_data_owner
+import edge_agent.transport.hotlist_sync
+from edge_agent.privacy.audit import AuditLog
+from edge_agent.privacy.data_owner import run_as_data_owner
 from edge_agent.config.retention import RetentionConfig
-from edge_agent.store import Store
+from edge_agent.privacy.store import Store
 
-edge_agent.cli.build_parser()  # imports every command module
+edge_agent.commands.cli.build_parser()  # imports every command module
 datetime.strptime("2026-01-01", "%Y-%m-%d")  # imports _strptime
 
 WHO = ("--user", "Det. Kim", "--purpose", "Investigation")
@@ -280,7 +280,7 @@ def test_not_the_owner_and_not_root_is_refused_with_the_command_to_run(open_unit
             os.setgid(NOBODY)
             os.setgroups([])
             os.setuid(NOBODY)
-            return edge_agent.cli.main(argv)
+            return edge_agent.commands.cli.main(argv)
 
         code, out, err = in_child(folder, as_nobody)
         assert (code, out) == (2, ""), (argv, err)
@@ -307,7 +307,7 @@ def test_root_becomes_the_owner_and_leaves_only_the_owners_files(open_unit, sudo
         os.environ.pop("SUDO_USER", None)
         if sudo_user:
             os.environ["SUDO_USER"] = sudo_user
-        code = edge_agent.cli.main(hold)
+        code = edge_agent.commands.cli.main(hold)
         print(os.getuid(), os.geteuid(), os.getgid(), os.getegid())
         return code
 

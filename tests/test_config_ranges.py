@@ -23,7 +23,7 @@ from agent_configs import write_config
 
 from edge_agent.config import SECTIONS, ConfigError, load_config
 from edge_agent.config.loader import _check_section
-from edge_agent.demo import CONFIG_TOML
+from edge_agent.commands.demo import CONFIG_TOML
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "deploy" / "agent.example.toml"

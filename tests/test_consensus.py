@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_agent.consensus import combine
-from edge_agent.ocr import PLATE_CHARSET, TextLine
-from edge_agent.plate_recognizer import ALPHABET, PAD, REGIONS, SLOTS, SlotRead
+from edge_agent.vision.consensus import combine
+from edge_agent.vision.ocr import PLATE_CHARSET, TextLine
+from edge_agent.vision.plate_recognizer import ALPHABET, PAD, REGIONS, SLOTS, SlotRead
 
 
 def row_read(text: str, unsure: dict[int, tuple[str, float]] | None = None,

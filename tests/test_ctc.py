@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from edge_agent import ctc
+from edge_agent.vision import ctc
 
 
 def _collapse(path: tuple[int, ...]) -> list[int]:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import jsonschema
 
-from edge_agent.broker import LocalBroker
+from edge_agent.commands.broker import LocalBroker
 from edge_agent.config.retention import RetentionConfig
-from edge_agent.store import Store
+from edge_agent.privacy.store import Store
 from mqtt_helpers import Subscriber
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from edge_agent.config import ReaderConfig
-from edge_agent.detect import TextLinePlateDetector, join_rows, quad_size
-from edge_agent.ocr import TextBox, detector_input
-from edge_agent.read import make_reader
+from edge_agent.vision.detect import TextLinePlateDetector, join_rows, quad_size
+from edge_agent.vision.text_detector import TextBox, detector_input
+from edge_agent.vision.read import make_reader
 from edge_agent.records import Frame
 
 try:

@@ -17,12 +17,12 @@ import pytest
 
 from agent_configs import write_config
 from datasets import HIGHWAY, require
-from edge_agent.audit import AuditLog
-from edge_agent.broker import LocalBroker
+from edge_agent.privacy.audit import AuditLog
+from edge_agent.commands.broker import LocalBroker
 from edge_agent.config.retention import RetentionConfig
-from edge_agent.datadir import RESERVE_NAME
-from edge_agent.store import Store
-from edge_agent.timeguard import TimeGuard
+from edge_agent.privacy.datadir import RESERVE_NAME
+from edge_agent.privacy.store import Store
+from edge_agent.privacy.timeguard import TimeGuard
 from mqtt_helpers import Subscriber
 from test_agent import _frames_folder
 from test_store import add, make_hit

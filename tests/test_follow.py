@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from edge_agent.config import ReaderConfig
-from edge_agent.detect import TextLinePlateDetector
-from edge_agent import ocr
-from edge_agent.follow import Follower
+from edge_agent.vision.detect import TextLinePlateDetector
+from edge_agent.vision import text_detector
+from edge_agent.vision.follow import Follower
 from edge_agent.records import Box, Frame, PlateCandidate
 
 try:
@@ -161,8 +161,8 @@ def test_a_window_gets_the_pixels_of_the_whole_frame_resized(highway_frames, siz
     # Resized on its own where the grid falls on whole pixels, cut from the
     # whole frame resized elsewhere (1000x700 -> 992x704): the same pixels.
     image = cv2.resize(highway_frames[0], size)
-    rw, rh, how = ocr._detector_size(image, 1024, upscale=False)
-    whole = ocr._resized(image, 1024, upscale=False)
-    pixels = ocr._window_pixels(image, rw, rh, how)
+    rw, rh, how = text_detector._detector_size(image, 1024, upscale=False)
+    whole = text_detector._resized(image, 1024, upscale=False)
+    pixels = text_detector._window_pixels(image, rw, rh, how)
     for x0, y0, x1, y1 in ((0, 0, 64, 64), (96, 160, 384, 320), (rw - 128, rh - 96, rw, rh)):
         assert np.array_equal(pixels(x0, y0, x1, y1), whole[y0:y1, x0:x1])

@@ -14,19 +14,19 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent_configs import write_config
-from edge_agent.audit import AuditLog
+from edge_agent.privacy.audit import AuditLog
 from edge_agent.config import load_config
 from edge_agent.config.hotlist import HotlistConfig
 from edge_agent.config.retention import RetentionConfig
 from edge_agent.errors import InputError
-from edge_agent.hotlist_signed import MAX_BYTES, HotlistRejected, canonical, public_pem, verify
-from edge_agent.hotlist_sync import HotlistSync
-from edge_agent.match import MAX_ENTRIES, Matcher, load_hotlist
-from edge_agent.publish import HitPublisher
+from edge_agent.transport.hotlist_signed import MAX_BYTES, HotlistRejected, canonical, public_pem, verify
+from edge_agent.transport.hotlist_sync import HotlistSync
+from edge_agent.privacy.match import MAX_ENTRIES, Matcher, load_hotlist
+from edge_agent.transport.publish import HitPublisher
 from edge_agent.records import HotListEntry
-from edge_agent.service import Agent
-from edge_agent.status import StatusReporter
-from edge_agent.store import Store
+from edge_agent.service.agent import Agent
+from edge_agent.transport.status import StatusReporter
+from edge_agent.privacy.store import Store
 from mqtt_helpers import publish
 from test_hotlist_sync import KEY, NOW, read, resign, signed
 from test_publish import UNIT, mqtt_cfg, wait_until

@@ -22,14 +22,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent_configs import write_config
 from datasets import HIGHWAY, highway_frames, require
-from edge_agent.audit import AuditLog
+from edge_agent.privacy.audit import AuditLog
 from edge_agent.config.hotlist import HotlistConfig
 from edge_agent.config.retention import RetentionConfig
-from edge_agent.hotlist_signed import HotlistRejected, canonical, public_pem, sign, verify
-from edge_agent.hotlist_sync import SIGNED_NAME, HotlistSync
-from edge_agent.publish import HitPublisher
+from edge_agent.transport.hotlist_signed import HotlistRejected, canonical, public_pem, sign, verify
+from edge_agent.transport.hotlist_sync import SIGNED_NAME, HotlistSync
+from edge_agent.transport.publish import HitPublisher
 from edge_agent.records import Box, HotListEntry, VehicleRead
-from edge_agent.store import Store
+from edge_agent.privacy.store import Store
 from mqtt_helpers import publish
 from test_publish import UNIT, make_hit, make_publisher, mqtt_cfg, wait_until  # noqa: F401 (fixture)
 
@@ -165,7 +165,7 @@ def test_the_swap_is_atomic_for_a_reader_matching_meanwhile(sync):
 
 
 def test_a_stale_list_flags_each_alert_and_the_status(tmp_path, pubkey, mosquitto, make_publisher):
-    from edge_agent.status import StatusReporter
+    from edge_agent.transport.status import StatusReporter
 
     cfg = HotlistConfig(public_key_file=str(pubkey), max_age_hours=48)
     sync = HotlistSync(cfg, tmp_path / "data")

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from datasets import DATASETS, require
 
-from edge_agent import image_header
-from edge_agent.capture import open_source
+from edge_agent.vision import image_header
+from edge_agent.vision.capture import open_source
 from edge_agent.config.camera import CameraConfig
 from edge_agent.errors import InputError
-from edge_agent.image_header import (
+from edge_agent.vision.image_header import (
     MAX_PIXELS,
     MAX_SIDE,
     ImageRejected,
@@ -123,7 +123,7 @@ def _bad_folder(folder: Path) -> list[str]:
 
 def test_the_folder_source_skips_each_bad_photo_with_a_warning_and_goes_on(tmp_path, caplog):
     wanted = _bad_folder(tmp_path)
-    caplog.set_level(logging.WARNING, logger="edge_agent.capture")
+    caplog.set_level(logging.WARNING, logger="edge_agent.vision.capture")
     src = open_source(CameraConfig(source=str(tmp_path)))
     names = []
     for frame in src.frames():
@@ -148,7 +148,7 @@ def test_a_single_bomb_as_camera_source_is_one_line_at_open(tmp_path):
 PEAK_SCRIPT = """
 import json, re, sys
 from pathlib import Path
-from edge_agent.capture import open_source
+from edge_agent.vision.capture import open_source
 from edge_agent.config.camera import CameraConfig
 src = open_source(CameraConfig(source=sys.argv[1]))
 names = [src.current_path.name for _ in src.frames()]

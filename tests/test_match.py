@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edge_agent.errors import InputError
-from edge_agent.match import HotList, Matcher, load_hotlist
+from edge_agent.privacy.match import HotList, Matcher, load_hotlist
 from edge_agent.records import Box, HotListEntry, VehicleRead
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)

@@ -11,11 +11,11 @@ import pytest
 from agent_configs import write_config
 from datasets import HIGHWAY, HIGHWAY_PLATES, highway_frames, require
 
-from edge_agent.bench_idle import road_vehicles
+from edge_agent.commands.bench_idle import road_vehicles
 from edge_agent.config import CameraConfig, ReaderConfig, load_config
-from edge_agent.motion import MotionGate
+from edge_agent.vision.motion import MotionGate
 from edge_agent.records import Frame
-from edge_agent.service import Agent
+from edge_agent.service.agent import Agent
 
 T0 = datetime(2026, 12, 6, 3, 0, tzinfo=timezone.utc)
 FPS = 10

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from edge_agent.config.mqtt import MqttConfig
-from edge_agent.mqtt_link import ACK, MqttLink
+from edge_agent.transport.mqtt_link import ACK, MqttLink
 
 from test_publish import wait_until
 

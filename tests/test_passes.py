@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 
 from edge_agent.config import ReaderConfig, TrackerConfig
-from edge_agent.detect import TextLinePlateDetector
-from edge_agent.passes import END_SCALE, RISE, drive_away, read_pass
-from edge_agent.read import make_reader
+from edge_agent.vision.detect import TextLinePlateDetector
+from edge_agent.vision.passes import END_SCALE, RISE, drive_away, read_pass
+from edge_agent.vision.read import make_reader
 from edge_agent.records import Box
-from edge_agent.track import Tracker
+from edge_agent.vision.track import Tracker
 
 try:
     from datasets import DATASETS, require

@@ -10,10 +10,10 @@ import pytest
 from datasets import highway_frames, require
 
 from edge_agent.config import CameraConfig, ReaderConfig
-from edge_agent.detect import TextLinePlateDetector
-from edge_agent.motion import MotionGate
-from edge_agent.pipeline import Pipeline, split_threads, usable_workers
-from edge_agent.read import make_reader
+from edge_agent.vision.detect import TextLinePlateDetector
+from edge_agent.vision.motion import MotionGate
+from edge_agent.vision.pipeline import Pipeline, split_threads, usable_workers
+from edge_agent.vision.read import make_reader
 from edge_agent.records import Frame
 
 T0 = datetime(2026, 12, 6, 3, 0, tzinfo=timezone.utc)

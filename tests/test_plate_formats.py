@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_agent.ocr import TextLine, TextRecognizer
-from edge_agent.plate_formats import apply_formats, canonical_glyphs, fits
+from edge_agent.vision.ocr import TextLine, TextRecognizer
+from edge_agent.vision.plate_formats import apply_formats, canonical_glyphs, fits
 
 
 def line(text: str, probs=None, alternatives=()) -> TextLine:

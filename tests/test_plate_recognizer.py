@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_agent import ocr
+from edge_agent.vision import onnx_models
 from edge_agent.errors import AgentError
-from edge_agent.plate_recognizer import ALPHABET, MISSED, MODEL, PAD, REGIONS, SLOTS, PlateRecognizer, SlotRead
+from edge_agent.vision.plate_recognizer import ALPHABET, MISSED, MODEL, PAD, REGIONS, SLOTS, PlateRecognizer, SlotRead
 
 try:
     from rendered import render_br
@@ -22,19 +22,19 @@ CONFIG = Path(__file__).resolve().parents[1] / "models" / "cct_xs_v2_global_plat
 
 
 def test_the_model_loads_from_the_package_assets_with_its_checksum():
-    path = ocr.model_path(MODEL)
+    path = onnx_models.model_path(MODEL)
     assert path.parent.name == "assets" and path.parent.parent.name == "edge_agent"
-    ocr._verify.cache_clear()
+    onnx_models._verify.cache_clear()
 
 
 def test_a_model_file_with_another_checksum_is_refused(monkeypatch):
-    ocr._verify.cache_clear()
-    monkeypatch.setitem(ocr.MODEL_SHA256, MODEL, "0" * 64)
+    onnx_models._verify.cache_clear()
+    monkeypatch.setitem(onnx_models.MODEL_SHA256, MODEL, "0" * 64)
     try:
         with pytest.raises(AgentError, match="checksum"):
-            ocr.model_path(MODEL)
+            onnx_models.model_path(MODEL)
     finally:
-        ocr._verify.cache_clear()
+        onnx_models._verify.cache_clear()
 
 
 def test_alphabet_and_regions_are_the_models_own_config():

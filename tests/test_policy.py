@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 
 from agent_configs import POLICY, write_config
-from edge_agent.audit import AuditLog
+from edge_agent.privacy.audit import AuditLog
 from edge_agent.config import load_config
 from edge_agent.config.policy import ELEMENTS
 from edge_agent.config.retention import RetentionConfig
 from edge_agent.errors import InputError
-from edge_agent.match import load_hotlist
-from edge_agent.policy import admit_hotlist
-from edge_agent.service import Agent
-from edge_agent.store import Store
+from edge_agent.privacy.match import load_hotlist
+from edge_agent.privacy.policy import admit_hotlist
+from edge_agent.service.agent import Agent
+from edge_agent.privacy.store import Store
 from test_store import NOW, add, make_hit, make_read, raw_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,7 +153,7 @@ def test_plaintext_switch_without_a_window_is_a_config_problem(tmp_path):
 
 
 def test_config_changes_are_recorded_by_key(tmp_path):
-    from edge_agent.policy import record_config
+    from edge_agent.privacy.policy import record_config
 
     path = config_with(tmp_path, POLICY.format(port=1883), retention="hit_days = 30")
     record_config(load_config(path))

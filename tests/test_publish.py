@@ -13,15 +13,15 @@ import jsonschema
 import numpy as np
 import pytest
 
-from edge_agent.alerts import ListState
+from edge_agent.transport.alerts import ListState
 from edge_agent.config.mqtt import MqttConfig
 from edge_agent.config.retention import RetentionConfig
 from edge_agent.config.unit import UnitConfig
 from edge_agent.errors import AgentError
-from edge_agent.publish import HitPublisher, build_alert, encode_alert, hit_topic
+from edge_agent.transport.publish import HitPublisher, build_alert, encode_alert, hit_topic
 from edge_agent.records import Box, HotListEntry, Hit, VehicleRead
-from edge_agent.mqtt_link import backoff
-from edge_agent.store import OutboxItem, Store
+from edge_agent.transport.mqtt_link import backoff
+from edge_agent.privacy.store import OutboxItem, Store
 
 UNIT = UnitConfig(site="depot-1", camera_id="cam-a")
 TOPIC = "edge-agent/depot-1/cam-a/hit"

@@ -9,13 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent import ocr
-from edge_agent.cli import bound_heap
+from edge_agent.vision import onnx_models, text_detector
+from edge_agent.commands.cli import bound_heap
 from edge_agent.config import ReaderConfig
 from edge_agent.config.reader import DETECTORS
-from edge_agent.detect import TextLinePlateDetector
+from edge_agent.vision.detect import TextLinePlateDetector
 from edge_agent.errors import AgentError
-from edge_agent.ocr import FLOAT_DETECTOR_MODEL, INT8_DETECTOR_MODEL, INT8_U8W_DETECTOR_MODEL
+from edge_agent.vision.onnx_models import FLOAT_DETECTOR_MODEL, INT8_DETECTOR_MODEL, INT8_U8W_DETECTOR_MODEL
 
 try:
     from datasets import DATASETS, require
@@ -28,29 +28,29 @@ US_PHOTOS = DATASETS / "openalpr-benchmarks" / "endtoend" / "us"
 
 @pytest.mark.parametrize("model", [INT8_DETECTOR_MODEL, INT8_U8W_DETECTOR_MODEL])
 def test_int8_detector_loads_from_the_package_assets_with_its_checksum(model):
-    path = ocr.model_path(model)
+    path = onnx_models.model_path(model)
     assert path.parent.name == "assets" and path.parent.parent.name == "edge_agent"
-    assert len(ocr.MODEL_SHA256[model]) == 64
+    assert len(onnx_models.MODEL_SHA256[model]) == 64
 
 
 @pytest.mark.parametrize("model", [INT8_DETECTOR_MODEL, INT8_U8W_DETECTOR_MODEL])
 def test_int8_detector_with_another_checksum_is_refused(monkeypatch, model):
-    ocr._verify.cache_clear()
-    monkeypatch.setitem(ocr.MODEL_SHA256, model, "0" * 64)
+    onnx_models._verify.cache_clear()
+    monkeypatch.setitem(onnx_models.MODEL_SHA256, model, "0" * 64)
     try:
         with pytest.raises(AgentError, match="checksum"):
-            ocr.model_path(model)
+            onnx_models.model_path(model)
     finally:
-        ocr._verify.cache_clear()
+        onnx_models._verify.cache_clear()
 
 
 def _probability_map(model: str, image) -> np.ndarray:
-    detector = ocr.TextDetector(model=model)
+    detector = text_detector.TextDetector(model=model)
     resized = cv2.resize(image, (1024, 576))
-    return detector.session.run(None, {"x": ocr._blob(resized)})[0]
+    return detector.session.run(None, {"x": text_detector._blob(resized)})[0]
 
 
-@pytest.mark.skipif(not ocr.int8_is_exact(), reason="this CPU's uint8 x int8 sums saturate: here only the "
+@pytest.mark.skipif(not onnx_models.int8_is_exact(), reason="this CPU's uint8 x int8 sums saturate: here only the "
                     "uint8-weights file computes the INT8 model exactly, so there is nothing to compare it with")
 def test_the_uint8_weights_file_computes_what_the_int8_file_computes_where_both_are_exact():
     # Each weight w is stored as w + 128 with zero point 128: the same
@@ -70,9 +70,9 @@ def test_int8_detector_finds_the_plates_the_float_one_finds(monkeypatch):
     for setting, exact in (("float", True), ("int8", True), ("int8", False)):
         # As a technician would choose it: [reader] detector = "int8", on
         # a CPU with and without exact uint8 x int8 sums.
-        monkeypatch.setattr(ocr, "int8_is_exact", lambda *a, **k: exact)
+        monkeypatch.setattr(onnx_models, "int8_is_exact", lambda *a, **k: exact)
         detector = TextLinePlateDetector(replace(cfg, detector=setting))
-        assert detector.text_detector.thresh == ocr.DETECTOR_MODELS[setting].thresh
+        assert detector.text_detector.thresh == onnx_models.DETECTOR_MODELS[setting].thresh
         found[detector.text_detector.model] = detector.candidates(image)
     monkeypatch.undo()
     assert set(found) == {FLOAT_DETECTOR_MODEL, INT8_DETECTOR_MODEL, INT8_U8W_DETECTOR_MODEL}
@@ -85,7 +85,7 @@ def test_int8_detector_finds_the_plates_the_float_one_finds(monkeypatch):
     for f in found[FLOAT_DETECTOR_MODEL]:
         # Every row the float model finds, the int8 model finds too, in the same place.
         assert any(f.box.iou(q.box) > 0.7 for q in found[INT8_U8W_DETECTOR_MODEL]), f.box
-        if ocr.int8_is_exact():  # elsewhere the int8 file saturates and may lose rows
+        if onnx_models.int8_is_exact():  # elsewhere the int8 file saturates and may lose rows
             assert any(f.box.iou(q.box) > 0.7 for q in found[INT8_DETECTOR_MODEL]), f.box
 
 
@@ -93,7 +93,7 @@ def test_an_unknown_detector_is_a_config_error():
     assert ("detector", "must be one of auto, float, int8") in ReaderConfig(detector="int4").problems()
     assert ReaderConfig().detector == "auto"
     # Every setting the config accepts names a model, and no model is unreachable.
-    assert {ocr.resolve_detector(setting) for setting in DETECTORS} == set(ocr.DETECTOR_MODELS)
+    assert {onnx_models.resolve_detector(setting) for setting in DETECTORS} == set(onnx_models.DETECTOR_MODELS)
 
 
 @pytest.mark.parametrize(("machine", "flags", "exact"), [
@@ -105,29 +105,29 @@ def test_an_unknown_detector_is_a_config_error():
     ("riscv64", frozenset(), False),
 ])
 def test_int8_counts_as_exact_only_on_arm_and_on_x86_with_vnni(machine, flags, exact):
-    assert ocr.int8_is_exact(machine, flags) is exact
+    assert onnx_models.int8_is_exact(machine, flags) is exact
 
 
 @pytest.mark.parametrize(("exact", "model"), [(True, INT8_DETECTOR_MODEL), (False, INT8_U8W_DETECTOR_MODEL)])
 @pytest.mark.parametrize("setting", ["auto", "int8"])
 def test_int8_runs_from_the_file_whose_sums_are_exact_on_this_cpu(monkeypatch, exact, model, setting):
-    monkeypatch.setattr(ocr, "int8_is_exact", lambda *a, **k: exact)
+    monkeypatch.setattr(onnx_models, "int8_is_exact", lambda *a, **k: exact)
     detector = TextLinePlateDetector(replace(ReaderConfig(), detector=setting))
     assert detector.model_name == "int8"
     assert detector.text_detector.model == model
-    assert detector.text_detector.thresh == ocr.DETECTOR_MODELS["int8"].thresh
+    assert detector.text_detector.thresh == onnx_models.DETECTOR_MODELS["int8"].thresh
     # The log and every bench name the file that ran.
-    assert model in ocr.describe_detector(setting)
-    assert ocr.describe_detector("float") == f"detector float ({FLOAT_DETECTOR_MODEL})"
+    assert model in onnx_models.describe_detector(setting)
+    assert onnx_models.describe_detector("float") == f"detector float ({FLOAT_DETECTOR_MODEL})"
 
 
 def test_cpu_flags_are_read_from_this_machine():
-    flags = ocr.cpu_flags()
-    if ocr.platform.machine().lower() in ("x86_64", "amd64"):
+    flags = onnx_models.cpu_flags()
+    if onnx_models.platform.machine().lower() in ("x86_64", "amd64"):
         assert "sse2" in flags  # every x86-64 CPU has it
     # The file on this machine follows from its flags.
-    expected = INT8_DETECTOR_MODEL if ocr.int8_is_exact() else INT8_U8W_DETECTOR_MODEL
-    assert ocr.DETECTOR_MODELS[ocr.resolve_detector("auto")].file_here() == expected
+    expected = INT8_DETECTOR_MODEL if onnx_models.int8_is_exact() else INT8_U8W_DETECTOR_MODEL
+    assert onnx_models.DETECTOR_MODELS[onnx_models.resolve_detector("auto")].file_here() == expected
 
 
 def _resident_mb() -> float:

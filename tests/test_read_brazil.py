@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 import pytest
 
 from edge_agent.config import ReaderConfig
-from edge_agent.detect import TextLinePlateDetector
-from edge_agent.read import make_reader, read_frame
+from edge_agent.vision.detect import TextLinePlateDetector
+from edge_agent.vision.read import make_reader, read_frame
 from edge_agent.records import Frame
 
 try:

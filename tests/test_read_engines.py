@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_agent import easyocr_onnx
+from edge_agent.vision import easyocr_onnx
 from edge_agent.errors import AgentError
 
 try:
@@ -36,7 +36,7 @@ WITHOUT_TORCH = textwrap.dedent("""
     import cv2
     from dataclasses import replace
     from edge_agent.config import ReaderConfig
-    from edge_agent.read import make_reader
+    from edge_agent.vision.read import make_reader
 
     reader = make_reader(replace(ReaderConfig(), engine="easyocr"))
     reads = reader.read_crop(cv2.imread(sys.argv[1]))

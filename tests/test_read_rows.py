@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from edge_agent.config import ReaderConfig
-from edge_agent.detect import TextLinePlateDetector
-from edge_agent.ocr import TextLine, TextRecognizer, rectify
-from edge_agent import rank, read
-from edge_agent.rank import plate_rank
-from edge_agent.read import make_reader, trim
+from edge_agent.vision.detect import TextLinePlateDetector
+from edge_agent.vision.ocr import TextLine, TextRecognizer, rectify
+from edge_agent.vision import rank, read
+from edge_agent.vision.rank import plate_rank
+from edge_agent.vision.read import make_reader, trim
 from edge_agent.records import Frame
 
 try:
@@ -234,7 +234,7 @@ def test_a_date_is_told_by_its_separators_but_one_dash_is_no_date():
 
 
 def test_the_easyocr_engine_sees_a_clocks_colons_too():
-    from edge_agent.easyocr_onnx import EasyOcrRecognizer
+    from edge_agent.vision.easyocr_onnx import EasyOcrRecognizer
 
     clock, plate = EasyOcrRecognizer()([_rendered("10:07:20"), _rendered("211907")])
     assert ":" in clock.raw and ":" not in plate.raw

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edge_agent.plate_recognizer import REGIONS as RECOGNIZER_REGIONS
-from edge_agent.regions import REGIONS, fits, fitting
+from edge_agent.vision.plate_recognizer import REGIONS as RECOGNIZER_REGIONS
+from edge_agent.vision.regions import REGIONS, fits, fitting
 
 try:
     from rendered import render_br

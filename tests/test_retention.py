@@ -16,13 +16,13 @@ import pytest
 
 from agent_configs import write_config
 from datasets import HIGHWAY, require
-from edge_agent.audit import AuditLog
-from edge_agent.broker import LocalBroker
+from edge_agent.privacy.audit import AuditLog
+from edge_agent.commands.broker import LocalBroker
 from edge_agent.config import load_config
 from edge_agent.config.retention import RetentionConfig
 from edge_agent.errors import InputError
-from edge_agent.service import Agent
-from edge_agent.store import Store
+from edge_agent.service.agent import Agent
+from edge_agent.privacy.store import Store
 from mqtt_helpers import Subscriber
 from test_agent import _frames_folder
 from test_store import NOW, assert_absent, make_hit, raw_bytes, scan_data

@@ -25,10 +25,10 @@ from datetime import datetime, timezone
 import pytest
 
 from edge_agent.config import ReaderConfig
-from edge_agent.detect import TextLinePlateDetector
-from edge_agent.ocr import rectify
-from edge_agent.rank import plate_like, plate_rank
-from edge_agent.read import make_reader, read_frame
+from edge_agent.vision.detect import TextLinePlateDetector
+from edge_agent.vision.ocr import rectify
+from edge_agent.vision.rank import plate_like, plate_rank
+from edge_agent.vision.read import make_reader, read_frame
 from edge_agent.records import Frame
 
 try:
@@ -106,7 +106,7 @@ def test_text_painted_on_a_vehicle_or_a_sign_is_never_taken_for_a_plate(text_on,
 def test_a_line_in_two_sizes_is_no_plate_where_its_row_holds_both(reader):
     # A panel's line in two sizes (NO 1234 with the word small): where the
     # detector's row takes in both, verify.two_heights tells it from a plate.
-    from edge_agent.verify import plate_evidence
+    from edge_agent.vision.verify import plate_evidence
 
     renderer = render_us()
     detector, plate_reader = reader

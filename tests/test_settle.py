@@ -8,11 +8,11 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 
 from edge_agent.config import ReaderConfig, TrackerConfig
-from edge_agent.detect import TextLinePlateDetector
-from edge_agent.read import make_reader
+from edge_agent.vision.detect import TextLinePlateDetector
+from edge_agent.vision.read import make_reader
 from edge_agent.records import Box, Frame, PlateCandidate, PlateRead
-from edge_agent.settle import SETTLED_READS, SettledRows
-from edge_agent.track import Tracker
+from edge_agent.vision.settle import SETTLED_READS, SettledRows
+from edge_agent.vision.track import Tracker
 
 try:
     from datasets import HIGHWAY_PLATES, highway_frames

@@ -17,8 +17,8 @@ import numpy as np
 from agent_configs import write_config
 from edge_agent.config.mqtt import MqttConfig
 from edge_agent.config.retention import RetentionConfig
-from edge_agent.status import StatusReporter
-from edge_agent.store import Store
+from edge_agent.transport.status import StatusReporter
+from edge_agent.privacy.store import Store
 from mqtt_helpers import Subscriber
 from test_publish import UNIT, make_hit, make_publisher, queue_hit  # noqa: F401 (fixture)
 

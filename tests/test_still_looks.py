@@ -8,13 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.broker import LocalBroker
-from edge_agent.cli import bound_heap
+from edge_agent.commands.broker import LocalBroker
+from edge_agent.commands.cli import bound_heap
 from edge_agent.config import ReaderConfig, load_config
-from edge_agent.detect import STILL_LOOKS, TextLinePlateDetector
-from edge_agent.ocr import TILE_OVERLAP, detector_pixels, tiles
-from edge_agent.rank import Ranked, vote_looks
-from edge_agent.read import make_reader, read_frame
+from edge_agent.vision.detect import STILL_LOOKS, TextLinePlateDetector
+from edge_agent.vision.text_detector import TILE_OVERLAP, detector_pixels, tiles
+from edge_agent.vision.rank import Ranked, vote_looks
+from edge_agent.vision.read import make_reader, read_frame
 from edge_agent.records import Box, Frame, PlateRead
 
 try:

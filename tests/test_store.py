@@ -11,7 +11,7 @@ import pytest
 from edge_agent.config.retention import RetentionConfig
 from edge_agent.errors import AgentError
 from edge_agent.records import Box, HotListEntry, Hit, VehicleRead
-from edge_agent.store import DB_NAME, OutboxItem, Store, rfc3339_utc
+from edge_agent.privacy.store import DB_NAME, OutboxItem, Store, rfc3339_utc
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)  # on a 5-minute boundary
 

@@ -26,9 +26,9 @@ import pytest
 
 from agent_configs import write_config
 from datasets import HIGHWAY, HIGHWAY_PLATES, require
-from edge_agent.broker import free_port
-from edge_agent.loopstream import LoopStream, encode_clip
-from edge_agent.sd_notify import Notifier
+from edge_agent.commands.broker import free_port
+from edge_agent.commands.loopstream import LoopStream, encode_clip
+from edge_agent.service.sd_notify import Notifier
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "systemd" / "edge-agent.service"
@@ -108,7 +108,7 @@ def test_pipeline_runs_without_writable_executable_memory(tmp_path: Path) -> Non
         "libc = ctypes.CDLL(None, use_errno=True)\n"
         "if libc.prctl(65, 1, 0, 0, 0) != 0: sys.exit(77)\n"  # PR_SET_MDWE, REFUSE_EXEC_GAIN
         "try:\n mmap.mmap(-1, 4096, prot=7); sys.exit(78)\nexcept OSError: pass\n"
-        "from edge_agent.cli import main\n"
+        "from edge_agent.commands.cli import main\n"
         f"sys.exit(main(['scan', '--jsonl', {str(photo)!r}]))\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
@@ -297,7 +297,7 @@ def test_watchdog_is_fed_while_healthy_and_not_while_a_read_hangs(service) -> No
 
 
 def test_camera_fault_is_logged_and_reported(service) -> None:
-    assert re.search(r"^<4>edge_agent\.capture: camera: http://127\.0\.0\.1:\d+/stream\.mjpg: read failed$",
+    assert re.search(r"^<4>edge_agent\.vision\.capture: camera: http://127\.0\.0\.1:\d+/stream\.mjpg: read failed$",
                      service["stdout"], re.M)
     assert "delivering frames again" in service["stdout"]
 
@@ -344,7 +344,7 @@ def test_logs_go_to_the_journal_with_levels_and_no_non_hit_plates(service) -> No
     lines = [line for line in out.splitlines() if line]
     assert lines and all(re.match(r"<[0-7]>", line) for line in lines), lines[:5]
     assert {"<4>", "<6>", "<7>"} <= {line[:3] for line in lines}  # run at --verbose: DEBUG included
-    assert re.search(r"^<6>edge_agent\.service: hit [0-9a-f-]{36}: stolen-vehicle R-1", out, re.M)  # hits are
+    assert re.search(r"^<6>edge_agent\.service\.agent: hit [0-9a-f-]{36}: stolen-vehicle R-1", out, re.M)  # hits are
     for plate in HIGHWAY_PLATES:
         if plate != LISTED:
             assert plate not in out + service["stderr"], f"non-hit {plate} reached the log"

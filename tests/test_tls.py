@@ -16,18 +16,18 @@ import jsonschema
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge_agent.alerts import build_alert, encode_alert, hit_topic
-from edge_agent.broker import BrokerTls, LocalBroker
+from edge_agent.transport.alerts import build_alert, encode_alert, hit_topic
+from edge_agent.commands.broker import BrokerTls, LocalBroker
 from edge_agent.config.hotlist import HotlistConfig
 from edge_agent.config.mqtt import MqttConfig
 from edge_agent.config.retention import RetentionConfig
 from edge_agent.config.unit import UnitConfig
-from edge_agent.hotlist_signed import public_pem, sign
-from edge_agent.hotlist_sync import HotlistSync
-from edge_agent.publish import HitPublisher
+from edge_agent.transport.hotlist_signed import public_pem, sign
+from edge_agent.transport.hotlist_sync import HotlistSync
+from edge_agent.transport.publish import HitPublisher
 from edge_agent.records import HotListEntry
-from edge_agent.status import StatusReporter
-from edge_agent.store import Store
+from edge_agent.transport.status import StatusReporter
+from edge_agent.privacy.store import Store
 from mqtt_helpers import Subscriber, TestCA, publish
 from test_publish import make_hit, wait_until
 

@@ -6,7 +6,7 @@ import pytest
 
 from edge_agent.config.tracker import TrackerConfig
 from edge_agent.records import Box, PlateRead
-from edge_agent.track import MAX_READS_PER_TRACK, Tracker, vote
+from edge_agent.vision.track import MAX_READS_PER_TRACK, Tracker, vote
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
 W, H = 80, 20
@@ -202,7 +202,7 @@ def test_cap_keeps_the_most_confident_reads():
 
 
 def test_open_tracks_are_bounded():
-    from edge_agent.track import MAX_OPEN_TRACKS
+    from edge_agent.vision.track import MAX_OPEN_TRACKS
 
     t = Tracker(TrackerConfig(min_frames=1))
     out = t.update([pr(f"N{i:03d}", 1000 * i, 0, 0) for i in range(MAX_OPEN_TRACKS + 6)], at(0))

@@ -1,4 +1,4 @@
-"""Two-row plates (edge_agent/two_rows.py), rendered (models/train/render_two_rows.py):
+"""Two-row plates (edge_agent/vision/two_rows.py), rendered (models/train/render_two_rows.py):
 Brazilian motorcycle plates, old and Mercosul, and the UK's square rear plates,
 read as stills and through a stream to one vehicle."""
 
@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from edge_agent.config import ReaderConfig, TrackerConfig
-from edge_agent.detect import TextLinePlateDetector
-from edge_agent.ocr import PLATE_CHARSET, TextLine, ctc_collapse
-from edge_agent.read import make_reader, read_frame
+from edge_agent.vision.detect import TextLinePlateDetector
+from edge_agent.vision.ocr import PLATE_CHARSET, TextLine, ctc_collapse
+from edge_agent.vision.read import make_reader, read_frame
 from edge_agent.records import Frame
-from edge_agent.track import Tracker
-from edge_agent.two_rows import joined_line, joined_quad, pairs
+from edge_agent.vision.track import Tracker
+from edge_agent.vision.two_rows import joined_line, joined_quad, pairs
 
 try:
     from rendered import render_two_rows

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from agent_configs import write_config
-from edge_agent.audit import AuditLog
+from edge_agent.privacy.audit import AuditLog
 from edge_agent.config.retention import RetentionConfig
-from edge_agent.datadir import InstanceLock, claim_data_dir
+from edge_agent.privacy.datadir import InstanceLock, claim_data_dir
 from edge_agent.errors import InputError
-from edge_agent.keys import day_key_id
-from edge_agent.store import Store
+from edge_agent.privacy.keys import day_key_id
+from edge_agent.privacy.store import Store
 from test_store import add, make_hit
 
 NOBODY = 65534
@@ -68,7 +68,7 @@ import os, sys
 sys.path.insert(0, {str(os.getcwd())!r})
 from datetime import datetime, timezone
 from edge_agent.config.retention import RetentionConfig
-from edge_agent.store import Store
+from edge_agent.privacy.store import Store
 sys.path.insert(0, "tests")
 from test_store import add, make_hit
 import json, sqlite3, cryptography.hazmat.primitives.ciphers.aead, sqlite_utils  # imported as root: the venv may be root's
@@ -89,7 +89,7 @@ def test_a_second_agent_on_the_same_data_dir_exits_2_naming_the_first(tmp_path):
     claim_data_dir(data)
     config = write_config(tmp_path, source=tmp_path / "frames", port=1, hotlist="plate\n")
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; sys.path.insert(0, '.'); from edge_agent.datadir import InstanceLock; "
+        "import sys, time; sys.path.insert(0, '.'); from edge_agent.privacy.datadir import InstanceLock; "
         f"lock = InstanceLock({str(data)!r}); lock.acquire(); print('held', flush=True); time.sleep(60)")],
         stdout=subprocess.PIPE, text=True)
     try:
@@ -133,7 +133,7 @@ def test_a_killed_agent_leaves_no_lock_behind(tmp_path):
     data = tmp_path / "data"
     claim_data_dir(data)
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; sys.path.insert(0, '.'); from edge_agent.datadir import InstanceLock; "
+        "import sys, time; sys.path.insert(0, '.'); from edge_agent.privacy.datadir import InstanceLock; "
         f"InstanceLock({str(data)!r}).acquire(); print('held', flush=True); time.sleep(60)")],
         stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
@@ -151,8 +151,8 @@ def test_a_killed_agent_leaves_no_lock_behind(tmp_path):
 
 def test_a_hot_list_lock_the_agent_cannot_open_is_an_alarm_not_a_silent_stop(tmp_path):
     from edge_agent.config.hotlist import HotlistConfig
-    from edge_agent.hotlist_signed import public_pem
-    from edge_agent.hotlist_sync import LOCK_NAME, HotlistSync
+    from edge_agent.transport.hotlist_signed import public_pem
+    from edge_agent.transport.hotlist_sync import LOCK_NAME, HotlistSync
     from test_hotlist_sync import KEY, signed
 
     (tmp_path / "hotlist.pub").write_bytes(public_pem(KEY))

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from agent_configs import write_config
 from datasets import DATASETS, require
-from edge_agent.broker import LocalBroker
+from edge_agent.commands.broker import LocalBroker
 from edge_agent.config.retention import RetentionConfig
-from edge_agent.store import Store
+from edge_agent.privacy.store import Store
 from mqtt_helpers import alerts_of_a_run
 
 EU_PHOTOS = DATASETS / "openalpr-benchmarks" / "endtoend" / "eu"

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from edge_agent.config import ReaderConfig
-from edge_agent.detect import TextLinePlateDetector
+from edge_agent.vision.detect import TextLinePlateDetector
 from edge_agent.records import Box
-from edge_agent.verify import (PlateEvidence, character_heights, looks_like_plate, plate_evidence, stacked_rows,
+from edge_agent.vision.verify import (PlateEvidence, character_heights, looks_like_plate, plate_evidence, stacked_rows,
                                two_heights)
 
 try:
@@ -174,7 +174,7 @@ def test_a_black_plate_on_a_black_bumper_is_read(monkeypatch):
     # car. The still's row, at the trim it reads best, is open at the top
     # and both ends, and only a read that fits a format may be.
     from datetime import datetime, timezone
-    from edge_agent.read import make_reader, read_frame
+    from edge_agent.vision.read import make_reader, read_frame
     from edge_agent.records import Frame
     path = require(ENDTOEND / "eu" / "eu8.jpg")
     image = cv2.imread(str(path))

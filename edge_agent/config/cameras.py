@@ -19,7 +19,7 @@ from .tracker import TrackerConfig
 from .unit import TOPIC_LEVEL, UnitConfig
 
 if TYPE_CHECKING:
-    from . import AgentConfig
+    from .agent import AgentConfig
 
 # Each camera is one more chain of frames through the shared models. Past
 # eight, a 4-core unit reads each too seldom to follow a passing vehicle.

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import InputError
-from . import SECTIONS, AgentConfig, CameraConfig
+from .agent import SECTIONS, AgentConfig
+from .camera import CameraConfig
 
 
 @dataclass(frozen=True)

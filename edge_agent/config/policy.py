@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from . import AgentConfig
+    from .agent import AgentConfig
 
 # Element letter and wording of 1798.90.51(b)(2), keyed by the setting that holds it.
 ELEMENTS = {

@@ -4,7 +4,7 @@ The shipped ONNX file is turned into a PyTorch module (onnx2torch), every
 weight trained at a small learning rate, and written back as ONNX with the
 same input (uint8 N x 64 x 128 x 3, RGB) and outputs (`plate`: ten slots'
 probabilities over 0-9 A-Z _, `region`: probabilities over 66 regions), so
-edge_agent.plate_recognizer loads it unchanged.
+edge_agent.vision.plate_recognizer loads it unchanged.
 
 Data, mixed per batch:
 - real crops of ../shared/datasets/train/real-plate-crops with the labels of

@@ -129,7 +129,7 @@ def make_trainable(model, names: dict[str, str], freeze_frac: float):
 
 
 def preprocess(crops: list[np.ndarray]) -> np.ndarray:
-    """Exactly edge_agent.ocr.TextRecognizer's batching."""
+    """Exactly edge_agent.vision.ocr.TextRecognizer's batching."""
     widths = [min(MAX_WIDTH, max(8, math.ceil(HEIGHT * c.shape[1] / max(1, c.shape[0])))) for c in crops]
     batch = np.zeros((len(crops), 3, HEIGHT, max(widths)), np.float32)
     for i, (crop, width) in enumerate(zip(crops, widths)):

@@ -26,9 +26,9 @@ from pathlib import Path
 import cv2
 
 from edge_agent.config import ReaderConfig
-from edge_agent.read import PpocrReader
-from edge_agent.plate_recognizer import PlateRecognizer
-from edge_agent.regions import fits
+from edge_agent.vision.read import PpocrReader
+from edge_agent.vision.plate_recognizer import PlateRecognizer
+from edge_agent.vision.regions import fits
 
 GROW = 0.10
 

@@ -1,7 +1,7 @@
 """Brazilian plates, rendered: the old grey series (ABC-1234) and Mercosul (ABC1D23).
 
 No Brazilian photo is in ../shared, so the reader's handling of Brazil's
-formats (edge_agent/regions.py) is checked on these. Both are 400x130 mm:
+formats (edge_agent/vision/regions.py) is checked on these. Both are 400x130 mm:
 
 - old (1990-2018): grey, black characters with a dash between letters and
   digits, the city and state in a strip above ("SP - SAO PAULO");

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import io
 import math
 import os
 import sys
@@ -39,7 +38,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 # The rows are cut exactly as the unit cuts them, by the project's own code.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from edge_agent.ocr import rectify  # noqa: E402
+from edge_agent.vision.ocr import rectify  # noqa: E402
 
 FONT_DIR = "/usr/share/fonts/truetype/dejavu"
 # Weight: how often each font is picked for the registration characters.

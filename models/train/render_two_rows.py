@@ -1,7 +1,7 @@
 """Two-row plates, rendered: Brazilian motorcycles (old grey and Mercosul) and the UK's square rear plates.
 
 No such plate is among the dev photos, and the reader's handling of them
-(edge_agent/two_rows.py) is checked on these:
+(edge_agent/vision/two_rows.py) is checked on these:
 
 - `br_old`: a grey 200x170 mm motorcycle plate, the city strip on top,
   ABC over 1234;

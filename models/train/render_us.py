@@ -1,6 +1,6 @@
 """US plates of a given class, and scene text that is no plate, rendered on a car in a road frame.
 
-The reader's rules (edge_agent/rank.py, verify.py) each serve a class of
+The reader's rules (edge_agent/vision/rank.py, verify.py) each serve a class of
 plates, or keep a class of scene text out; this draws examples of each, so
 the tests check a rule on its class rather than on the one photo it was
 first seen on (tests/test_rules_rendered.py):
