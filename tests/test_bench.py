@@ -255,3 +255,21 @@ def test_speed_options_are_checked():
         done = bench("speed", option, value, "--seconds", "1")
         assert done.returncode == 2 and "Traceback" not in done.stderr
         assert done.stderr.strip() == f"edge-agent: bench: {option}: {problem}"
+
+
+def test_speed_workers_alternate_rounds_and_print_each_configuration_s_medians():
+    highway = require(DATASETS / "videos" / "highway-es.mp4")
+    done = bench("speed", "--video", str(highway), "--seconds", "1", "--workers", "2", "--rounds", "2")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[2:4] == ["round 1 of 2:", lines[3]] and lines[5] == "round 2 of 2:"
+    assert re.match(r"workers 1: [\d.]+ fps .* 1\.00x of the first; .* model threads detect/read 1/1$", lines[3])
+    # With two workers the detector has the reader's core as a second thread.
+    assert re.match(r"workers 2: [\d.]+ fps .* model threads detect/read 2/1$", lines[4])
+    assert lines[8] == "median of 2 rounds:"
+    assert re.fullmatch(r"workers 1: [\d.]+ fps, 1\.00x of the first \(1\.00 1\.00\)", lines[9])
+    ratios = re.fullmatch(r"workers 2: [\d.]+ fps, ([\d.]+)x of the first \(([\d.]+) ([\d.]+)\)", lines[10])
+    median, first, second = (float(g) for g in ratios.groups())
+    assert abs(median - (first + second) / 2) <= 0.006  # the median of two, as printed to two places
+    done = bench("speed", "--workers", "2", "--rounds", "0", "--seconds", "1")
+    assert done.returncode == 2 and done.stderr.strip() == "edge-agent: bench: --rounds must be between 1 and 20"

@@ -54,6 +54,18 @@ def test_two_workers_give_the_reads_of_one_frame_for_frame():
     assert sum(len(reads) for _, reads in one) > 20  # plates were read, not only empty frames
 
 
+def test_window_runs_made_by_the_waiting_reader_and_a_detector_on_two_threads_give_the_same_reads():
+    images = highway_frames(40)
+    cfg = ReaderConfig()
+    pipeline = Pipeline.build(cfg, CameraConfig(source="x"), 2)
+    assert pipeline.detector.cfg.threads == 2  # the reader's core lent to the detector's runs
+    two = [(frame.index, [(r.text, r.box.as_list(), r.confidence, r.carried) for r in reads])
+           for frame, reads in pipeline.reads(stream(images))]
+    assert two == run(images, 1)
+    assert pipeline.window_runs_helped > 0
+    assert pipeline.detector.spare_hands is None  # lent for the run only
+
+
 def test_plates_read_ahead_by_the_detector_thread_give_the_same_reads():
     images = highway_frames(30)
     slow = SlowReader()
@@ -145,9 +157,10 @@ def test_the_caller_is_kept_alive_while_the_camera_sends_nothing():
     assert len(calls) >= 2
 
 
-@pytest.mark.parametrize("workers, threads, expected", [(1, 1, (1, 1)), (2, 1, (1, 1)), (3, 1, (1, 2)),
-                                                         (4, 1, (2, 2)), (2, 3, (3, 3))])
-def test_workers_past_two_become_model_threads(workers, threads, expected):
+@pytest.mark.parametrize("workers, threads, expected", [(1, 1, (1, 1, True)), (2, 1, (2, 1, False)),
+                                                         (3, 1, (1, 2, True)), (4, 1, (2, 2, True)),
+                                                         (2, 3, (4, 3, False))])
+def test_workers_past_one_become_model_threads(workers, threads, expected):
     assert split_threads(workers, threads) == expected
 
 

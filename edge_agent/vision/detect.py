@@ -23,7 +23,8 @@ import numpy as np
 from ..config import ReaderConfig
 from .follow import Follower
 from .onnx_models import DETECTOR_MODELS, resolve_detector
-from .text_detector import TextBox, TextDetector, detector_pixels, order_quad
+from .spare_hands import SpareHands
+from .text_detector import Runs, TextBox, TextDetector, detector_pixels, order_quad
 from ..records import Box, Frame, PlateCandidate
 
 
@@ -70,13 +71,13 @@ class PlateDetector(Protocol):
 class TextLinePlateDetector:
     """Plate candidates from a general text-line detector."""
 
-    def __init__(self, cfg: ReaderConfig, text_detector: TextDetector | None = None):
+    def __init__(self, cfg: ReaderConfig, text_detector: TextDetector | None = None, spin: bool = True):
         self.cfg = cfg
         self.model_name = resolve_detector(cfg.detector)
         model = DETECTOR_MODELS[self.model_name]
         self.text_detector = text_detector or TextDetector(
             max_side=cfg.detect_max_side, threads=cfg.threads, thresh=model.thresh, box_thresh=BOX_THRESH,
-            model=model.file_here())
+            model=model.file_here(), spin=spin)
         self.scans = ScanCounts()
         self.follower = Follower(cfg.full_scan_seconds)
         # Held across a whole-frame scan by the cameras sharing this model
@@ -87,6 +88,9 @@ class TextLinePlateDetector:
         # second (highway clip, 2 cores). Followed windows are small, and
         # run at once.
         self._whole_scan: contextlib.AbstractContextManager = contextlib.nullcontext()
+        # Set by a pipeline of two workers (pipeline.py): its reader's
+        # thread makes some of a followed frame's window runs while it waits.
+        self.spare_hands: SpareHands | None = None
 
     def sharing_models(self) -> TextLinePlateDetector:
         """Another camera's detector on this one's model: its own followed rows and counts."""
@@ -116,7 +120,8 @@ class TextLinePlateDetector:
             with self._whole_scan:
                 found = self.candidates(frame.image, windows=windows)
         else:
-            found = self.candidates(frame.image, windows=windows)
+            found = self.candidates(frame.image, windows=windows,
+                                    runs=self.spare_hands.map if self.spare_hands else None)
         if windows is None:
             self.scans.full += 1
         else:
@@ -142,7 +147,7 @@ class TextLinePlateDetector:
 
     def candidates(self, image: np.ndarray, upscale: bool = False,
                    windows: list[Box] | None = None, max_side: int | None = None,
-                   max_pixels: int | None = None) -> list[PlateCandidate]:
+                   max_pixels: int | None = None, runs: Runs | None = None) -> list[PlateCandidate]:
         """Plate-row candidates, best first.
 
         `upscale` enlarges an image smaller than detect_max_side to it before
@@ -152,13 +157,14 @@ class TextLinePlateDetector:
         the image's own pixels, too small to read otherwise. Stream frames
         are not enlarged: the detector's time grows with the pixels, on
         every frame. With `windows`, only those parts of the image are
-        scanned (following). `max_side` overrides detect_max_side; an image
-        larger than `max_pixels` at it is scanned in tiles.
+        scanned (following), their model runs made through `runs` where
+        given. `max_side` overrides detect_max_side; an image larger than
+        `max_pixels` at it is scanned in tiles.
         """
         h, w = image.shape[:2]
         out = []
         for line in join_rows(self.text_detector(image, upscale=upscale, windows=windows, max_side=max_side,
-                                                     max_pixels=max_pixels)):
+                                                     max_pixels=max_pixels, runs=runs)):
             quad = line.quad.copy()
             quad[:, 0] = np.clip(quad[:, 0], 0, w - 1)
             quad[:, 1] = np.clip(quad[:, 1], 0, h - 1)

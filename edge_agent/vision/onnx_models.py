@@ -152,7 +152,7 @@ def _verify(path: Path, expected: str) -> None:
         raise AgentError(f"reader: model file {path} has checksum {digest[:12]}..., expected {expected[:12]}...")
 
 
-def _session(path: Path, threads: int):
+def _session(path: Path, threads: int, spin: bool = True):
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -174,4 +174,8 @@ def _session(path: Path, threads: int):
     # against 25.6/25.4 ms median; an AVX-512 EPYC core).
     opts.enable_mem_pattern = False
     opts.log_severity_level = 3
+    if not spin:
+        # Intra-op threads that sleep between parallel parts, for a session
+        # whose threads borrow a core another thread works on.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])

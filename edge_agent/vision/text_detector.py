@@ -20,6 +20,10 @@ import numpy as np
 from ..records import Box
 from .onnx_models import FLOAT_DETECTOR_MODEL, _session, model_path
 
+# How a call's independent model runs are made: SpareHands.map's shape.
+Runs = Callable[[Callable[["Tile"], np.ndarray], list["Tile"]], list[np.ndarray]]
+
+
 @dataclass(frozen=True)
 class TextBox:
     quad: np.ndarray  # 4x2 float32, clockwise from top-left, frame pixels
@@ -91,9 +95,15 @@ class TextDetector:
     """DB text detector: returns the text lines of an image as quads."""
 
     def __init__(self, max_side: int = 1280, threads: int = 1, thresh: float = 0.3,
-                 box_thresh: float = 0.5, unclip_ratio: float = 1.6, model: str = FLOAT_DETECTOR_MODEL):
+                 box_thresh: float = 0.5, unclip_ratio: float = 1.6, model: str = FLOAT_DETECTOR_MODEL,
+                 spin: bool = True):
         self.model = model
-        self.session = _session(model_path(model), threads)
+        # spin=False: intra-op threads that sleep between a run's parallel
+        # parts. With two workers the detector's second thread is the
+        # reader's core, lent while the reader waits (pipeline.py); spinning,
+        # it took that core from the reader: 1.22-1.32x the frames of one
+        # worker, against 1.57-1.58x with one thread.
+        self.session = _session(model_path(model), threads, spin=spin)
         self.max_side = max_side
         self.thresh = thresh
         self.box_thresh = box_thresh
@@ -101,7 +111,7 @@ class TextDetector:
 
     def __call__(self, image: np.ndarray, upscale: bool = False,
                  windows: list[Box] | None = None, max_side: int | None = None,
-                 max_pixels: int | None = None) -> list[TextBox]:
+                 max_pixels: int | None = None, runs: Runs | None = None) -> list[TextBox]:
         """The text lines of the image, or only of the given windows of it (image pixels).
 
         `max_side` overrides the detector's own for this one image.
@@ -121,6 +131,11 @@ class TextDetector:
         well past a row, and near a tile's edge it boxed car9's pale plate
         larger than the whole scan did. Rows the model is unsure of may
         still come and go with what else a tile shows.
+        
+        With `runs` (spare_hands.SpareHands.map), the windows' model runs
+        are made through it, so another thread may make some of them; each
+        is one run on its own pixels, the same whichever thread makes it.
+        Tiles are scanned one after another: they bound a still's memory.
         """
         h, w = image.shape[:2]
         rw, rh, how = _detector_size(image, max_side or self.max_side, upscale)
@@ -134,9 +149,15 @@ class TextDetector:
             scans = tiles(rw, rh, max_pixels)
         else:
             scans = [Tile(box, box) for box in grid_windows(windows, sx, sy, rw, rh)]
+
+        def scan(tile: Tile) -> np.ndarray:
+            x0, y0, x1, y1 = tile.window
+            return self.session.run(None, {"x": _blob(pixels(x0, y0, x1, y1))})[0][0, 0]
+
+        # map() is lazy: one tile's map at a time.
+        probs = runs(scan, scans) if runs is not None and windows is not None else map(scan, scans)
         out = []
-        for (x0, y0, x1, y1), (cx0, cy0, cx1, cy1) in scans:
-            prob = self.session.run(None, {"x": _blob(pixels(x0, y0, x1, y1))})[0][0, 0]
+        for ((x0, y0, x1, y1), (cx0, cy0, cx1, cy1)), prob in zip(scans, probs):
             for line in self._boxes(prob, 1.0, 1.0):
                 q = line.quad
                 inner = ((x0 > 0 and q[:, 0].min() <= 1) or (y0 > 0 and q[:, 1].min() <= 1)
