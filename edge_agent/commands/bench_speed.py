@@ -234,15 +234,17 @@ def cmd_speed(args: argparse.Namespace) -> int:
     for key, problem in cfg.problems():
         raise InputError(f"bench: --{key.replace('_', '-')}: {problem}")
     print(describe_detector(cfg.detector) + f"; reader {args.reader}")
+    if args.rounds != 1 and not (args.workers or args.cameras):
+        raise InputError("bench: --rounds needs --workers or --cameras")
     if args.workers or args.cameras:
         workers = args.workers or ReaderConfig.workers
         if not 1 <= workers <= MAX_WORKERS:
             raise InputError(f"bench: --workers must be between 1 and {MAX_WORKERS}")
         if not 0 <= args.cameras <= MAX_CAMERAS:
             raise InputError(f"bench: --cameras must be between 1 and {MAX_CAMERAS}")
-        print(f"frames a second through the pipeline, every frame read, {os.cpu_count()} CPUs here:")
         if not 1 <= args.rounds <= 20:
             raise InputError("bench: --rounds must be between 1 and 20")
+        print(f"frames a second through the pipeline, every frame read, {os.cpu_count()} CPUs here:")
         print_workers(Path(args.video) if args.video else None, (w, h), args.seconds, cfg, workers, args.cameras,
                       args.rounds)
         return 0

@@ -8,8 +8,9 @@ of its time. Most of the detector's time on a followed frame is separate
 model runs, one per window around the rows of the frame before
 (text_detector.TextDetector), and those depend on nothing but the frame's
 pixels: the waiting thread runs some of them. Each run is the same model on
-the same pixels with one intra-op thread, so its map is the same whichever
-thread made it, and the reads stay those of one worker.
+the same pixels, and the model's maps do not depend on which thread calls
+it or on its intra-op threads (tests/test_spare_hands.py), so the reads
+stay those of one worker.
 
 One object per pipeline: its owner (the detector's thread) opens one batch
 at a time with `map`; the helper (the reader's thread) calls `wait` when it

@@ -131,7 +131,7 @@ class TextDetector:
         well past a row, and near a tile's edge it boxed car9's pale plate
         larger than the whole scan did. Rows the model is unsure of may
         still come and go with what else a tile shows.
-        
+
         With `runs` (spare_hands.SpareHands.map), the windows' model runs
         are made through it, so another thread may make some of them; each
         is one run on its own pixels, the same whichever thread makes it.
