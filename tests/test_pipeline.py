@@ -175,7 +175,7 @@ def test_the_caller_is_kept_alive_while_the_camera_sends_nothing():
 
 
 @pytest.mark.parametrize("workers, threads, expected", [(1, 1, (1, 1, True)), (2, 1, (2, 1, False)),
-                                                         (3, 1, (1, 2, True)), (4, 1, (2, 2, True)),
+                                                         (3, 1, (2, 1, True)), (4, 1, (2, 2, True)),
                                                          (2, 3, (4, 3, False))])
 def test_workers_past_one_become_model_threads(workers, threads, expected):
     assert split_threads(workers, threads) == expected
