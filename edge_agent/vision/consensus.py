@@ -116,7 +116,17 @@ def round_glyph_is_zero(text: str, weights: dict[str, float]) -> bool:
 
 
 def candidates(line: TextLine, plate: SlotRead, weights: dict[str, float]) -> list[str]:
-    """Texts worth scoring: each reader's own, its likeliest variants, and their projections onto formats."""
+    """Texts worth scoring: each reader's own, its likeliest variants, and their projections onto formats.
+
+    Not every text: the score is no calibrated probability, and where the
+    search is wider it finds texts the score overrates. A CTC prefix beam
+    search over the row's steps with the plate's slots fused in (eight
+    more candidates a plate) read 5 US dev crops fewer exactly (93.4
+    against 94.7 %), each a character longer than the registration (12006R
+    for 2006R, S5555 for 5555, C09144): a state initial or a bolt the plate
+    recognizer reads in a slot gains more from it than the row's steps
+    lose. It won nothing back.
+    """
     own = [line.text, plate.text]
     out = own + _plate_beam(plate) + _row_variants(line)
     regions = [REGIONS[n] for n, w in weights.items() if n and w >= MIN_REGION_WEIGHT]
