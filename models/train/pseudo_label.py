@@ -17,9 +17,8 @@ two-row Punjab plate, an end cut off), and EasyOCR, reading the same rows
 as PP-OCR, shares the row's view (checked by eye: "LEG15" for LEG 15 3355
 was two of three). These are the crops one of the two misread, which is
 what a fine-tune can learn from; labels where both already agree teach
-little (TRAINING.md). Everything is
-written, agreed or not (`source` says which readers agreed), so the kept
-share and a sample can be checked by eye.
+little (TRAINING.md). Everything is written, agreed or not (`source` says
+which readers agreed), so the kept share and a sample can be checked by eye.
 
     .venv/bin/python models/train/pseudo_label.py ../shared/datasets/train/real-plate-crops labels.jsonl --third
     # on two cores: --shard 0/2 and --shard 1/2 into two files, then cat them
@@ -61,16 +60,27 @@ def fits_region(text: str, region: str) -> bool:
     return bool(fitting(text, REGIONS[region])) if region in REGIONS else fits(text)
 
 
+def shard(value: str) -> tuple[int, int]:
+    """K/N, 0 <= K < N: argparse's type for --shard, so a bad one is a one-line usage error."""
+    try:
+        k, n = (int(v) for v in value.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not K/N") from None
+    if not 0 <= k < n:
+        raise argparse.ArgumentTypeError(f"{value!r}: K must be 0..N-1")
+    return k, n
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path)
     ap.add_argument("out", type=Path)
     ap.add_argument("--third", action="store_true", help="EasyOCR breaks the two readers' ties")
-    ap.add_argument("--shard", default="0/1", help="K/N: only every N-th crop from the K-th (0-based)")
+    ap.add_argument("--shard", type=shard, default=(0, 1), help="K/N: only every N-th crop from the K-th (0-based)")
     args = ap.parse_args()
     reader = PpocrReader(ReaderConfig(), plate_recognizer=PlateRecognizer())
     third = EasyOcrReader(ReaderConfig(), plate_recognizer=None) if args.third else None
-    k, n = (int(v) for v in args.shard.split("/"))
+    k, n = args.shard
     rows = list(csv.DictReader(open(args.folder / "crops.csv")))[k::n]
     kept = 0
     start = time.time()
@@ -80,14 +90,14 @@ def main() -> int:
             if image is None:
                 continue
             box = [int(row[k]) for k in ("plate_x", "plate_y", "plate_w", "plate_h")]
-            reads = reader.read_crop(plate_cut(image, *box))
+            cut = plate_cut(image, *box)
+            reads = reader.read_crop(cut)
             readers = dict((who, text) for who, text, _ in reads[0].readers) if reads else {}
             row_text, plate_text = readers.get("row", ""), readers.get("plate", "")
             label, source, easy = "", "", ""
             if row_text and row_text == plate_text and fits(row_text):
                 label, source = row_text, "row+plate"
             elif third is not None and row_text and len(row_text) == len(plate_text):
-                cut = plate_cut(image, *box)
                 thirds = third.read_crop(cut)
                 easy = thirds[0].text if thirds else ""
                 region = reader.plate_recognizer([cut])[0].region
