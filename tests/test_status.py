@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -17,7 +18,7 @@ import numpy as np
 from agent_configs import write_config
 from edge_agent.config.mqtt import MqttConfig
 from edge_agent.config.retention import RetentionConfig
-from edge_agent.transport.status import StatusReporter
+from edge_agent.transport.status import CHECK_SECONDS, StatusReporter
 from edge_agent.privacy.store import Store
 from mqtt_helpers import Subscriber
 from test_publish import UNIT, make_hit, make_publisher, queue_hit  # noqa: F401 (fixture)
@@ -75,6 +76,37 @@ def test_heartbeat_is_retained_periodic_valid_and_holds_no_plate(mosquitto, make
     assert offline["reason"] == "stopped"
     sub.close()
     store.close()
+
+
+def test_a_camera_fault_is_said_when_it_starts_and_when_it_ends_not_at_the_next_beat(mosquitto, make_publisher,
+                                                                                      tmp_path):
+    # An hour between heartbeats: only the fault's start and end can explain a status in between.
+    mqtt = cfg(mosquitto, status_interval_seconds=3600.0)
+    store = Store(tmp_path, RetentionConfig())
+    fault = [""]
+    pub = make_publisher(mqtt, store)
+    reporter = StatusReporter(UNIT, mqtt, tmp_path, publisher=pub, store=store, stats=Stats(),
+                              camera_error=lambda: fault[0])
+    sub = Subscriber(mosquitto.host, mosquitto.port, TOPIC)
+    pub.start()
+    reporter.start()
+    try:
+        [first] = sub.wait_for(1, timeout=5)
+        assert "camera_error" not in json.loads(first.payload)["alarms"]
+        fault[0] = "camera.source: no such file or folder: /srv/unplugged.mp4"
+        down = json.loads(sub.wait_for(2, timeout=6)[-1].payload)
+        assert "camera_error" in down["alarms"] and down["last_error"].endswith("unplugged.mp4")
+        # A stream retrying rewrites its fault's text: no new status for that.
+        fault[0] = "camera.source: no such file or folder: /srv/unplugged.mp4 (retrying)"
+        time.sleep(CHECK_SECONDS + 0.5)
+        fault[0] = ""
+        up = sub.wait_for(3, timeout=6)
+        assert "camera_error" not in json.loads(up[-1].payload)["alarms"]
+        assert len(sub.messages) == 3, [json.loads(m.payload).get("last_error") for m in sub.messages]
+    finally:
+        reporter.stop()
+        sub.close()
+        store.close()
 
 
 def test_status_file_is_replaced_whole_at_each_beat(mosquitto, make_publisher, tmp_path):

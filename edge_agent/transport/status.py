@@ -226,6 +226,7 @@ class StatusReporter:
     def _run(self) -> None:
         next_beat = 0.0
         in_force = None
+        camera_down = False
         while not self._stopping.is_set():
             if self._hotlists is not None and self._watch_imports:
                 try:
@@ -237,6 +238,13 @@ class StatusReporter:
             if self._hotlists is not None and self._hotlists.active is not in_force:
                 in_force = self._hotlists.active
                 self._wake.set()  # central sees a new list version at once
+            # A camera's fault is said when it starts and when it ends, not at
+            # the next heartbeat: a camera gone at start would otherwise show
+            # only status_interval_seconds later, if the run lasts that long.
+            # Its presence, not its text: a stream retrying changes the text.
+            if bool(self._camera_error()) != camera_down:
+                camera_down = not camera_down
+                self._wake.set()
             if self._wake.is_set() or time.monotonic() >= next_beat:
                 self._wake.clear()
                 try:
