@@ -214,9 +214,15 @@ def test_a_hung_camera_read_starves_the_watchdog_while_the_other_camera_reads_on
         try:
             systemd.wait_for("WATCHDOG=1", timeout=60)
             stalls.stall()
-            stalled_at = time.monotonic()
+            # A camera read slower than the stream first reads the frames
+            # already sent (a loaded machine); its read hangs once they are
+            # read, and then for 8 s, the stream timeout.
+            deadline = time.monotonic() + 30
+            while agent._stalled != {"stalls"} and time.monotonic() < deadline:
+                time.sleep(0.05)
+            hung_at = time.monotonic()
             frames_then = steady_camera.stats.frames
-            time.sleep(5.0)  # under the 8 s stream timeout: the read is still hung
+            time.sleep(3.0)  # hung 2-3 s before this, so still under the 8 s stream timeout
             hung = agent._stalled
             frames_now = steady_camera.stats.frames
             stalls.resume()
@@ -225,10 +231,9 @@ def test_a_hung_camera_read_starves_the_watchdog_while_the_other_camera_reads_on
             agent.stop()
             runner.join(30)
             systemd.close()
-    pings = systemd.pings(stalled_at + 2.0 + 1.5, stalled_at + 5.0)
     assert hung == {"stalls"}
-    assert not pings, "a hung camera read fed the watchdog"
-    assert frames_now > frames_then + 5, "the other camera stopped while one hung"
+    assert not systemd.pings(hung_at + 0.5, hung_at + 3.0), "a hung camera read fed the watchdog"
+    assert frames_now > frames_then + 2, "the other camera stopped while one hung"
     assert fed_again
 
 
