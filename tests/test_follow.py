@@ -161,7 +161,7 @@ def test_a_window_gets_the_pixels_of_the_whole_frame_resized(highway_frames, siz
     # Resized on its own where the grid falls on whole pixels, cut from the
     # whole frame resized elsewhere (1000x700 -> 992x704): the same pixels.
     image = cv2.resize(highway_frames[0], size)
-    rw, rh, how = text_detector._detector_size(image, 1024, upscale=False)
+    rw, rh, how = text_detector.detector_size(image, 1024, upscale=False)
     whole = text_detector._resized(image, 1024, upscale=False)
     pixels = text_detector._window_pixels(image, rw, rh, how)
     for x0, y0, x1, y1 in ((0, 0, 64, 64), (96, 160, 384, 320), (rw - 128, rh - 96, rw, rh)):

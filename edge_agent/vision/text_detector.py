@@ -50,17 +50,17 @@ def detector_input(image: np.ndarray, max_side: int, upscale: bool = False) -> n
 
 
 def _resized(image: np.ndarray, max_side: int, upscale: bool) -> np.ndarray:
-    rw, rh, how = _detector_size(image, max_side, upscale)
+    rw, rh, how = detector_size(image, max_side, upscale)
     return cv2.resize(image, (rw, rh), interpolation=how)
 
 
 def detector_pixels(image: np.ndarray, max_side: int, upscale: bool = False) -> int:
     """How many pixels the detector's input for the image has."""
-    rw, rh, _ = _detector_size(image, max_side, upscale)
+    rw, rh, _ = detector_size(image, max_side, upscale)
     return rw * rh
 
 
-def _detector_size(image: np.ndarray, max_side: int, upscale: bool) -> tuple[int, int, int]:
+def detector_size(image: np.ndarray, max_side: int, upscale: bool) -> tuple[int, int, int]:
     """The detector's input width and height for the image (multiples of 32), and the interpolation to it."""
     h, w = image.shape[:2]
     scale = max_side / max(h, w) if upscale else min(1.0, max_side / max(h, w))
@@ -138,7 +138,7 @@ class TextDetector:
         Tiles are scanned one after another: they bound a still's memory.
         """
         h, w = image.shape[:2]
-        rw, rh, how = _detector_size(image, max_side or self.max_side, upscale)
+        rw, rh, how = detector_size(image, max_side or self.max_side, upscale)
         if windows is None and (max_pixels is None or rw * rh <= max_pixels):
             resized = cv2.resize(image, (rw, rh), interpolation=how)
             prob = self.session.run(None, {"x": _blob(resized)})[0][0, 0]
