@@ -102,3 +102,36 @@ def test_a_vans_fleet_number_beside_its_plate_is_not_read_as_part_of_it():
     frame = Frame(image, 0, datetime.now(timezone.utc), str(photo), still=True)
     reads = make_reader(CFG)(frame, TextLinePlateDetector(CFG)(frame))
     assert reads[0].text == "CDK575"
+
+
+def test_a_stream_frames_whole_scan_runs_in_two_tiles_and_finds_the_rows_one_run_finds():
+    # Two tiles bound the detector's arena (detect.WHOLE_SCAN_MAX_OVERLAP); a
+    # frame so small that their overlap would cost more is scanned whole.
+    from datasets import HIGHWAY
+
+    detector = TextLinePlateDetector(CFG)
+    assert detector.whole_scan_tile(np.zeros((720, 1280, 3), np.uint8)) == 672 * 576
+    assert detector.whole_scan_tile(np.zeros((480, 640, 3), np.uint8)) is None
+    cap = cv2.VideoCapture(str(require(HIGHWAY)))
+    frames = []
+    for index in range(0, 120):
+        ok, image = cap.read()
+        if ok and index % 15 == 0:
+            frames.append(image)
+    cap.release()
+    rows = tiled = 0
+    for image in frames:
+        whole = detector.candidates(image)
+        two = detector.candidates(image, max_pixels=detector.whole_scan_tile(image))
+        rows += len(whole)
+        # Each row of the one run is found by the tiles. Its ends may move a
+        # few pixels: the model sees past a row, and a tile shows less.
+        tiled += sum(any(_overlap(c.box, t.box) >= 0.7 for t in two) for c in whole)
+    assert rows >= 8 and tiled == rows, (tiled, rows)
+
+
+def _overlap(a, b) -> float:
+    w = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    h = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    inter = max(0, w) * max(0, h)
+    return inter / (a.w * a.h + b.w * b.h - inter)
