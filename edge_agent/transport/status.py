@@ -2,7 +2,8 @@
 
 `<topic_prefix>/<site>/<camera_id>/status` is retained, so a central
 dashboard that connects at any time sees each unit's last word: a snapshot
-every `status_interval_seconds` (and at once on every connect), or the
+every `status_interval_seconds` (and at once on every connect, every new
+hot list, and a camera's fault starting or ending), or the
 `offline` message, which the broker publishes as the unit's will when it
 vanishes and the unit publishes itself when it stops cleanly. The same
 snapshot goes to status.json (temp file + rename, so a reader never sees
