@@ -203,11 +203,12 @@ echo; say "seconds on QEMU are emulation time on this host, not a Pi's"
 
 if [ $tests -eq 1 ]; then
   # Fast tests (~3 s natively) of pure code plus the recognizer model; none
-  # needs mosquitto, the network, or a subprocess (QEMU runs only this one).
+  # needs mosquitto, the network, or a subprocess (QEMU runs only this one:
+  # -n 0, no test processes of pytest-xdist beside it).
   read -ra test_files <<<"${ARM64_TESTS:-tests/test_plate_formats.py tests/test_consensus.py tests/test_track.py tests/test_ctc.py}"
   for c in $cpus; do
     say "unit tests under emulation, cortex-$c: ${test_files[*]}"
-    (cd "$repo" && arm_python "$c" -m pytest -q -p no:cacheprovider "${test_files[@]}") ||
+    (cd "$repo" && arm_python "$c" -m pytest -q -p no:cacheprovider -n 0 "${test_files[@]}") ||
       { say "tests failed on cortex-$c"; status=1; }
   done
 fi
