@@ -135,7 +135,8 @@ class TextDetector:
         With `runs` (spare_hands.SpareHands.map), the windows' model runs
         are made through it, so another thread may make some of them; each
         is one run on its own pixels, the same whichever thread makes it.
-        Tiles are scanned one after another: they bound a still's memory.
+        Tiles are scanned one after another: they bound the memory of a still and of a stream's whole scan
+        (detect.WHOLE_SCAN_MAX_OVERLAP).
         """
         h, w = image.shape[:2]
         rw, rh, how = detector_size(image, max_side or self.max_side, upscale)
