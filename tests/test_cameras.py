@@ -214,9 +214,8 @@ def test_a_hung_camera_read_starves_the_watchdog_while_the_other_camera_reads_on
         try:
             systemd.wait_for("WATCHDOG=1", timeout=60)
             stalls.stall()
-            # A camera read slower than the stream first reads the frames
-            # already sent (a loaded machine); its read hangs once they are
-            # read, and then for 8 s, the stream timeout.
+            # The camera's grab hangs from the stall (for 8 s, the stream
+            # timeout); the agent calls it hung STALLED_SECONDS later.
             deadline = time.monotonic() + 30
             while agent._stalled != {"stalls"} and time.monotonic() < deadline:
                 time.sleep(0.05)

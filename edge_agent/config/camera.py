@@ -33,8 +33,9 @@ class CameraConfig:
     # Backoff between attempts to reopen a stream or device that dropped.
     reconnect_min_seconds: float = 1.0
     reconnect_max_seconds: float = 30.0
-    # Process at most this many frames per second from a live source (0: all).
-    # A file or folder is always processed frame by frame.
+    # Take at most this many frames per second from a live source (0: as many
+    # as the unit reads; always its newest frame). A file or folder is always
+    # processed frame by frame.
     max_fps: float = 0.0
     # A network stream that sends nothing for this long is dropped and
     # reopened; it bounds how long a read may block the agent.
@@ -81,7 +82,7 @@ class CameraConfig:
         if not self.reconnect_min_seconds <= self.reconnect_max_seconds <= MAX_RECONNECT_SECONDS:
             out.append(("reconnect_max_seconds", f"must be between reconnect_min_seconds and {MAX_RECONNECT_SECONDS}"))
         if self.max_fps != 0 and not MIN_FPS <= self.max_fps <= MAX_FPS:
-            out.append(("max_fps", f"must be 0 (all frames) or between {MIN_FPS} and {MAX_FPS}"))
+            out.append(("max_fps", f"must be 0 (no cap) or between {MIN_FPS} and {MAX_FPS}"))
         if not 1 <= self.stream_timeout_seconds <= 25:
             # Above 25 s a stalled read could outlast WatchdogSec and TimeoutStopSec.
             out.append(("stream_timeout_seconds", "must be between 1 and 25"))
