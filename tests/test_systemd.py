@@ -334,6 +334,9 @@ def test_status_command_shows_the_live_service_then_says_it_stopped(service) -> 
     assert running.returncode == 0, running.stderr
     assert running.stdout.startswith("edge-agent is running: status ")
     assert re.search(r"^  frames per second +\d", running.stdout, re.M)
+    # A live camera: how far behind it the unit reads (the loopback camera's 8 fps, read at once).
+    age = re.search(r"^  frame age +(\d+\.\d\d) s from the camera to its reads$", running.stdout, re.M)
+    assert age and float(age.group(1)) < 5, running.stdout
     assert re.search(r"^  hot list +version .* 1 entries", running.stdout, re.M)
     assert stopped.returncode == 1 and stopped.stdout == ""
     assert stopped.stderr.startswith("edge-agent is not running") and len(stopped.stderr.splitlines()) == 1

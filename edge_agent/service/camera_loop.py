@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from ..vision.capture import FrameSource, open_source
 from ..config import CameraSetup, TrackerConfig
@@ -28,6 +29,14 @@ class CameraStats:
     vehicles: int = 0  # reads merged per vehicle passage
     hits: int = 0
     started: float = 0.0
+    # Seconds from a live camera's frame being grabbed to its reads, smoothed
+    # over about ten frames; None for a file or folder (their times are the video's).
+    frame_age: float | None = None
+
+    def saw(self, captured_at: datetime) -> None:
+        age = (datetime.now(timezone.utc) - captured_at).total_seconds()
+        if 0 <= age < 3600:  # a clock stepped between grab and read says nothing of the unit
+            self.frame_age = age if self.frame_age is None else self.frame_age + 0.1 * (age - self.frame_age)
 
     def fps(self) -> float:
         elapsed = time.monotonic() - self.started
@@ -35,8 +44,10 @@ class CameraStats:
 
     @classmethod
     def total(cls, parts: list[CameraStats]) -> CameraStats:
+        ages = [p.frame_age for p in parts if p.frame_age is not None]
         return cls(sum(p.frames for p in parts), sum(p.reads for p in parts), sum(p.vehicles for p in parts),
-                   sum(p.hits for p in parts), min((p.started for p in parts), default=0.0))
+                   sum(p.hits for p in parts), min((p.started for p in parts), default=0.0),
+                   max(ages) if ages else None)
 
 
 class CameraLoop:
@@ -91,6 +102,8 @@ class CameraLoop:
         # sees its time, so tracks close.
         for frame, reads in self.pipeline.reads(source.frames(), idle=idle):
             self.stats.frames += 1
+            if source.live:
+                self.stats.saw(frame.captured_at)
             alive()
             if (tracker := self._retrack) is not None:
                 # Close the open tracks under the old rules rather than drop them.

@@ -150,6 +150,7 @@ class StatusReporter:
             "agent_version": __version__,
             "uptime_seconds": int(mono - self._started),
             "fps": round((stats.frames - frames_then) / (mono - then), 2) if mono > then else 0.0,
+            "frame_age_seconds": None if (age := getattr(stats, "frame_age", None)) is None else round(age, 2),
             "frames": stats.frames,
             "reads": stats.reads,
             "vehicles": stats.vehicles,
