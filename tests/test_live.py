@@ -44,7 +44,9 @@ def test_a_reader_slower_than_its_camera_takes_the_newest_frame_not_the_streams_
             if time.monotonic() - started > 4.0:
                 break
             time.sleep(0.2)
+        sent = source.camera_fps
         source.close()
+    assert sent is not None and 35 <= sent <= 65, sent  # it serves 50 a second
     assert stream.sent < len(frames)  # no frame number came round twice
     assert len(taken) >= 10
     assert taken == sorted(set(taken))  # in the camera's order, never one twice

@@ -165,6 +165,6 @@ def test_the_agent_publishes_its_status_while_it_runs(mosquitto, tmp_path):
         jsonschema.validate(doc, STATUS_SCHEMA)
     online = [d for d in docs if d["state"] == "online"]
     assert online and online[0]["hotlist"]["origin"] == "csv" and online[0]["hotlist"]["entries"] == 1
-    assert all(d["frame_age_seconds"] is None for d in online)  # photos: no camera to be behind
+    assert all(d["frame_age_seconds"] is None and d["camera_fps"] is None for d in online)  # photos: no camera
     assert docs[-1]["reason"] == "stopped"
     assert json.loads((tmp_path / "data" / "status.json").read_text())["state"] == "offline"

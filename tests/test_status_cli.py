@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ONLINE = {
     "schema": "edge-agent/status/1", "state": "online", "site": "test-site", "camera_id": "cam-7",
     "at": "2026-11-24T21:00:00Z", "agent_version": "0.1.0", "uptime_seconds": 93784, "fps": 3.87,
-    "frame_age_seconds": 0.31,
+    "frame_age_seconds": 0.31, "camera_fps": 25.0,
     "frames": 1200, "reads": 310, "vehicles": 41, "hits": 2, "last_read_at": "2026-11-24T20:59:58Z",
     "outbox": {"depth": 1, "bytes": 5120, "max_bytes": 268435456, "crops_withheld": 0, "delivered": 1},
     "hotlist": {"version": "2026-11-24.3", "origin": "signed", "issued_at": "2026-11-24T18:00:00Z",
@@ -65,6 +65,7 @@ def test_live_state_of_a_running_service(unit: Path) -> None:
     shown = {line[:20].strip(): line[20:].strip() for line in lines[1:]}
     assert shown["frames per second"] == "3.87"
     assert shown["frame age"] == "0.31 s from the camera to its reads"
+    assert shown["camera sends"] == "25.0 frames a second"
     assert shown["last read"].startswith("2026-11-24T20:59:58Z (")
     assert shown["outbox depth"] == "1"
     assert shown["hot list"] == "version 2026-11-24.3 (signed), 3.0 h old, 1234 entries"

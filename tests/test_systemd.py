@@ -337,6 +337,8 @@ def test_status_command_shows_the_live_service_then_says_it_stopped(service) -> 
     # A live camera: how far behind it the unit reads (the loopback camera's 8 fps, read at once).
     age = re.search(r"^  frame age +(\d+\.\d\d) s from the camera to its reads$", running.stdout, re.M)
     assert age and float(age.group(1)) < 5, running.stdout
+    sent = re.search(r"^  camera sends +(\d+\.\d) frames a second$", running.stdout, re.M)
+    assert sent and 5 <= float(sent.group(1)) <= 11, running.stdout  # it serves 8
     assert re.search(r"^  hot list +version .* 1 entries", running.stdout, re.M)
     assert stopped.returncode == 1 and stopped.stdout == ""
     assert stopped.stderr.startswith("edge-agent is not running") and len(stopped.stderr.splitlines()) == 1

@@ -140,6 +140,8 @@ def status_rows(status: dict[str, Any]) -> list[tuple[str, str]]:
             rows.append((label, text if text is not None else str(value)))
 
     row("frames per second", get("fps"))
+    sent = get("camera_fps")
+    row("camera sends", sent, f"{sent:.1f} frames a second" if isinstance(sent, (int, float)) else None)
     age = get("frame_age_seconds")
     row("frame age", age, f"{age:.2f} s from the camera to its reads" if isinstance(age, (int, float)) else None)
     last_read = get("last_read_at")

@@ -32,6 +32,7 @@ class CameraStats:
     # Seconds from a live camera's frame being grabbed to its reads, smoothed
     # over about ten frames; None for a file or folder (their times are the video's).
     frame_age: float | None = None
+    camera_fps: float | None = None  # frames a second its live camera sends, read or not
 
     def saw(self, captured_at: datetime) -> None:
         age = (datetime.now(timezone.utc) - captured_at).total_seconds()
@@ -45,9 +46,10 @@ class CameraStats:
     @classmethod
     def total(cls, parts: list[CameraStats]) -> CameraStats:
         ages = [p.frame_age for p in parts if p.frame_age is not None]
+        sent = [p.camera_fps for p in parts if p.camera_fps is not None]
         return cls(sum(p.frames for p in parts), sum(p.reads for p in parts), sum(p.vehicles for p in parts),
                    sum(p.hits for p in parts), min((p.started for p in parts), default=0.0),
-                   max(ages) if ages else None)
+                   max(ages) if ages else None, sum(sent) if sent else None)
 
 
 class CameraLoop:
@@ -104,6 +106,7 @@ class CameraLoop:
             self.stats.frames += 1
             if source.live:
                 self.stats.saw(frame.captured_at)
+                self.stats.camera_fps = source.camera_fps
             alive()
             if (tracker := self._retrack) is not None:
                 # Close the open tracks under the old rules rather than drop them.

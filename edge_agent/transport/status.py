@@ -151,6 +151,7 @@ class StatusReporter:
             "uptime_seconds": int(mono - self._started),
             "fps": round((stats.frames - frames_then) / (mono - then), 2) if mono > then else 0.0,
             "frame_age_seconds": None if (age := getattr(stats, "frame_age", None)) is None else round(age, 2),
+            "camera_fps": None if (sent := getattr(stats, "camera_fps", None)) is None else round(sent, 1),
             "frames": stats.frames,
             "reads": stats.reads,
             "vehicles": stats.vehicles,

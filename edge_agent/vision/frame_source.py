@@ -35,6 +35,7 @@ class FrameSource:
 
     live: bool = False
     stills: bool = False  # each frame is its own scene (see Frame.still)
+    camera_fps: float | None = None  # frames a second a live camera sends; None for files
 
     def __init__(self, source: str):
         self.source = redact(source)  # Frame.source is shown and stored, so never with secrets

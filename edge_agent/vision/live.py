@@ -91,6 +91,11 @@ class LiveSource(FrameSource):
     def close(self) -> None:
         self.stop()  # the grab thread releases the capture: releasing under its grab can crash OpenCV
 
+    @property
+    def camera_fps(self) -> float | None:  # type: ignore[override]
+        """Frames a second the camera sends (smoothed), however many the reader takes."""
+        return self._newest.camera_fps
+
     def _relay(self, relayed: int) -> int:
         waited = self._waited
         if waited != relayed and self.heartbeat is not None:
@@ -215,6 +220,11 @@ class Newest:
             self._grabbed_at = t
             due_back = self._taken_at + self._pace
             return self._grabbed, self._waiting or t >= due_back - 1.5 * self._gap
+
+    @property
+    def camera_fps(self) -> float | None:
+        gap = self._gap
+        return 1.0 / gap if gap > 0 else None
 
     def put(self, number: int, image: np.ndarray, captured_at: datetime) -> None:
         with self._cond:
