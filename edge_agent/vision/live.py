@@ -149,8 +149,7 @@ class LiveSource(FrameSource):
             self._fault(f"cannot open: {exc}")
             return False
         if not opened:
-            if cap is not None:
-                cap.release()
+            release(cap)
             self._fault("cannot open")
             return False
         self._cap = cap
