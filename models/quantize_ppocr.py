@@ -12,6 +12,9 @@ edge_agent.vision.text_detector.TextDetector does at the unit's detect_max_side 
 mean, the defaults). Plain MinMax over the same images lost 3-5 plates on
 endtoend/us: a few flat synthetic scenes push deep-layer ranges up to 10x
 wider than real footage gives. See models/README.md for the figures.
+Last, tie_free.py moves the scales of the element-wise steps (the GELUs'
+sums and products, the residual sums) by at most 1 % so that none of their
+results lies near a rounding tie: x86 and ARM then compute the same bytes.
 
 Run in a throw-away venv, never the project's (onnx is a dev-only tool):
 
@@ -405,6 +408,9 @@ def main() -> int:
     ap.add_argument("--save-calibration", type=Path, help="also write the calibration images here (to look at)")
     ap.add_argument("--u8w-out", type=Path, default=U8W_OUT,
                     help="where to write the same model with uint8 weights (for x86 CPUs without VNNI)")
+    ap.add_argument("--keep-ties", action="store_true",
+                    help="leave the calibrated scales as they are (tie_free.py: x86 and ARM then round some "
+                         "element-wise steps apart)")
     ap.add_argument("--u8w-only", action="store_true",
                     help="only derive --u8w-out from the existing --out, without quantizing again")
     args = ap.parse_args()
@@ -428,6 +434,11 @@ def main() -> int:
              exclude=tuple(x for x in args.exclude.split(",") if x),
              op_types=tuple(x for x in args.op_types.split(",") if x) or None, extra=extra,
              reduce_range=args.reduce_range, weight_type=args.weight_type)
+    if not args.keep_ties:
+        from tie_free import without_ties
+
+        report = without_ties(args.out, args.out)
+        print(f"{report[0]}; {len(report) - 1} more element-wise steps moved clear of ties (tie_free.py)")
     print(f"{args.out}  sha256 {sha256(args.out)}")
     if args.weight_type == "int8" and not args.reduce_range:
         n = with_uint8_weights(args.out, args.u8w_out)
