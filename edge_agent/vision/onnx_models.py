@@ -24,8 +24,8 @@ MODEL_SHA256 = {
     "PP-OCRv6_det_small.onnx": "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f",
     "PP-OCRv6_rec_small.onnx": "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
     # Made by this project (models/quantize_ppocr.py), shipped in edge_agent/assets/.
-    "PP-OCRv6_det_small_int8.onnx": "2e5a522f47c9d36e5fda6d6f04f92a983501eb71e6f73debb41749b3377eaec1",
-    "PP-OCRv6_det_small_int8_u8w.onnx": "87e3416fcdf6d588b24f2fd643b7e75c3db595f6532a73021d6ca01041159374",
+    "PP-OCRv6_det_small_int8.onnx": "f86f8abf8e20d90198cf79883b19352a83924ee363b42df56d935a2ce4e1fd66",
+    "PP-OCRv6_det_small_int8_u8w.onnx": "cb48ee64952ff6a89e1e8369514aa4c08362289142cd0f9e05d860c7a5fc1974",
     # fast-plate-ocr's plate recognizer (MIT), shipped in edge_agent/assets/ (plate_recognizer.py).
     "cct_xs_v2_global.onnx": "8031afb5fdc6b4d80462c9d542f1284ebd2cfddf5dbacd62609848d7e2855f44",
 }
