@@ -150,6 +150,7 @@ def _apply(node, a: list[np.ndarray]) -> np.ndarray:
 
 def steps(graph: Graph) -> list[Step]:
     out = []
+    order = {id(n): i for i, n in enumerate(graph.g.node)}
     for q in graph.g.node:
         if q.op_type != "QuantizeLinear" or q.input[0] not in graph.producer:
             continue
@@ -166,7 +167,6 @@ def steps(graph: Graph) -> list[Step]:
             else:
                 ok = False
         if ok and nodes and 1 <= len({d.input[0] for d in dqs if d.input[0] not in graph.init}) <= 2:
-            order = {id(n): i for i, n in enumerate(graph.g.node)}
             out.append(Step(graph, q, sorted(nodes, key=lambda n: order[id(n)]), dqs))
     return out
 
@@ -175,6 +175,8 @@ def exact_gelu_sums(graph: Graph) -> list[str]:
     """GELU's `erf + 1` on the grid 1/128: the sum's byte is the erf's plus 128, nothing rounded.
 
     Returns the activations so pinned (each erf and its sum)."""
+    from onnx import helper
+
     pinned = []
     for step in steps(graph):
         if step.op != "Add" or len(step.variables) != 1:
@@ -182,24 +184,22 @@ def exact_gelu_sums(graph: Graph) -> list[str]:
         var = next(d for d in step.dqs if d.input[0] not in graph.init)
         one = next(d for d in step.dqs if d.input[0] in graph.init)
         scale, zero = graph.params(one)
-        erf = graph.producer[var.input[0]]
+        erf = graph.producer.get(graph.producer[var.input[0]].input[0])  # before the erf's QuantizeLinear
         value = graph.array(one.input[0]).ravel()
-        if (value.size != 1 or abs((float(value[0]) - zero) * scale - 1) > 1e-5
-                or graph.producer.get(erf.input[0]) is None or graph.producer[erf.input[0]].op_type != "Erf"):
+        if value.size != 1 or abs((float(value[0]) - zero) * scale - 1) > 1e-5 or erf is None or erf.op_type != "Erf":
             continue
         graph.set_params(var.input[0], 1 / 128, 128)
         # The constant's own DequantizeLinear may be shared with other sums: a new one for this sum.
         name = f"{step.q.output[0]}_tie_free_one"
-        from onnx import helper
-
         dq = helper.make_node("DequantizeLinear", [graph.const(name + "_q", np.array(128, np.uint8)),
                                                    graph.const(name + "_scale", np.array(1 / 128, np.float32)),
                                                    graph.const(name + "_zero", np.array(0, np.uint8))],
                               [name], name=name + "_dq")
         add = step.nodes[0]
         add.input[list(add.input).index(one.output[0])] = name
-        graph.g.node.insert(list(graph.g.node).index(add), dq)
-        graph.producer[name] = graph.g.node[list(graph.g.node).index(add) - 1]
+        at = list(graph.g.node).index(add)
+        graph.g.node.insert(at, dq)
+        graph.producer[name] = graph.g.node[at]  # the graph's copy, not dq
         graph.consumers[name] = [add]
         graph.set_params(step.q.output[0], 1 / 128, 0)
         pinned += [var.input[0], step.q.output[0]]
@@ -255,7 +255,7 @@ def _odd_product(graph: Graph, step: Step) -> bool:
 
 
 def _nudge(graph: Graph, step: Step) -> bool:
-    """The output scale within MAX_MOVE with the widest margin, the least moved among those that clear MARGIN."""
+    """The output scale moved least (within MAX_MOVE, in steps of 1e-5) whose results all clear MARGIN."""
     sc, zc = graph.params(step.q)
     for move in sorted(np.linspace(-MAX_MOVE, MAX_MOVE, 2001), key=abs):
         if step.margin(sc * (1 + move)) >= MARGIN:
