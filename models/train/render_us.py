@@ -8,7 +8,11 @@ first seen on (tests/test_rules_rendered.py):
 - plate classes: `all_digits` (Delaware 211907, Rhode Island 697-241 with
   its dash), `short` (four characters: 4127, low numbers and vanity),
   `vanity` (letters alone: GWAGEN), `serial` (the common 3 letters and 4
-  digits, or 1 digit 3 letters 3 digits, as California);
+  digits, or 1 digit 3 letters 3 digits, as California), `stacked` (two
+  small characters set one above the other beside the serial: a specialty
+  or county mark, Massachusetts' and West Virginia's U/S, Minnesota's H/C,
+  Wyoming's county 22 and suffix B/H; records and benchmarks leave them
+  out of the registration);
 - scene text: a camera's burnt-in date, time or both, a photographer's
   copyright caption (in the frame's corner); a fleet number painted on the
   car, a model badge on its boot lid, a roadside sign of stacked lines, a
@@ -35,7 +39,8 @@ STATES = ["DELAWARE", "RHODE ISLAND", "CALIFORNIA", "TEXAS", "NEW YORK", "OHIO",
 VANITY = ["GWAGEN", "FZRULZ", "MYCAR", "BIGDOG", "SURFUP", "NOMAD", "ROCKET", "ZEPHYR"]
 FACES = ("DejaVuSans-Bold.ttf", "DejaVuSansMono-Bold.ttf")
 W, H = 480, 240  # 12 x 6 in at 40 px/in
-KINDS = ("serial", "all_digits", "short", "vanity")
+KINDS = ("serial", "all_digits", "short", "vanity", "stacked")
+STACKED = ["US", "HC", "RT", "DV", "TL", "SN", "22", "17", "BH", "AC"]
 
 
 def registration(rng: np.random.Generator, kind: str) -> tuple[str, list[int]]:
@@ -55,6 +60,9 @@ def registration(rng: np.random.Generator, kind: str) -> tuple[str, list[int]]:
             (pick(LETTERS, 2) + pick(DIGITS, 2), [])
     if kind == "vanity":
         return VANITY[int(rng.integers(len(VANITY)))], []
+    if kind == "stacked":
+        return (pick(DIGITS[1:], 1) + pick(DIGITS, int(rng.integers(3, 5))), []) if rng.random() < 0.5 else \
+            (pick(LETTERS, 2) + pick(DIGITS, 3), [])
     raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
 
 
@@ -79,10 +87,28 @@ def render_us(seed: int, kind: str) -> tuple[np.ndarray, str]:
     mask, _ = _draw_text_mask(shown, face, 110, 0, rng.uniform(0.0, 0.06), [] if dash else gaps, 0.4)
     th = int(H * rng.uniform(0.42, 0.5))
     tw = min(int(W * 0.88), int(mask.shape[1] * th / mask.shape[0] * rng.uniform(0.7, 0.85)))
+    if kind == "stacked":
+        tw = min(tw, int(W * 0.62))
     mask = cv2.resize(mask, (tw, th), interpolation=cv2.INTER_AREA)
-    _paste(canvas, mask, (W - tw) // 2, int(H * 0.3), fg)
+    x, y = (W - tw) // 2, int(H * 0.3)
+    _paste(canvas, mask, x, y, fg)
+    if kind == "stacked":
+        _stacked_pair(rng, canvas, face, fg, x, y, tw, th)
     cv2.rectangle(canvas, (2, 2), (W - 3, H - 3), (60, 60, 60), 3)
     return cv2.cvtColor(np.clip(canvas, 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR), text
+
+
+def _stacked_pair(rng: np.random.Generator, canvas: np.ndarray, face: str, fg, x: int, y: int, tw: int,
+                  th: int) -> None:
+    """Two small characters one above the other, filling the serial's height, before or after it."""
+    pair = STACKED[int(rng.integers(len(STACKED)))]
+    ch = int(th * rng.uniform(0.42, 0.46))
+    masks = [_small_text(c, ch, face) for c in pair]
+    cw = max(m.shape[1] for m in masks)
+    gap = int(th * rng.uniform(0.08, 0.16))
+    left = x - gap - cw if rng.random() < 0.6 else x + tw + gap
+    for m, top in zip(masks, (y, y + th - ch)):
+        _paste(canvas, m, left + (cw - m.shape[1]) // 2, top, fg)
 
 
 def _date(rng: np.random.Generator) -> str:
