@@ -13,11 +13,19 @@ likely each reader makes it given everything it saw (the line
 recognizer's CTC matrix, the plate recognizer's ten slots) and by how
 likely the region's formats make it (regions.py), and the best is kept:
 log P_row(text) + log P_plate(text) + log P_formats(text).
+
+Stacked characters (stacked.py) are the one place the readers' lengths
+are not weighed: where the plate shows a stacked pair beside its row of
+full-height glyphs, only texts as long as that row are scored (the row
+reader's own text among them, less a character of the pair it may have
+taken in), since the plate recognizer reads the pair as characters and
+registrations leave it out.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +34,7 @@ from . import ctc
 from .ocr import PLATE_CHARSET, TextLine
 from .plate_recognizer import ALPHABET, PAD, REGIONS as RECOGNIZER_REGIONS, SlotRead
 from .regions import CLASSES, REGIONS, fitting
+from .stacked import Glyphs
 
 _COLUMN = {ch: i + 1 for i, ch in enumerate(PLATE_CHARSET)}
 _SLOT = {ch: i for i, ch in enumerate(ALPHABET)}
@@ -46,30 +55,68 @@ class Consensus:
     region: str  # the plate recognizer's region for the plate
 
 
-def combine(line: TextLine, plate: SlotRead) -> Consensus:
-    """The likeliest text given both readers and the region's formats."""
+def combine(line: TextLine, plate: SlotRead, glyphs: Callable[[], Glyphs | None] | None = None) -> Consensus:
+    """The likeliest text given both readers and the region's formats.
+
+    `glyphs` looks at the plate's glyphs (stacked.glyphs). Where it shows
+    a stacked pair, the plate recognizer read the pair into its slots, so
+    its slots no longer line up with the main row's characters: the row
+    reader and the formats choose among texts as long as the main row.
+    """
     weights = _region_weights(plate)
     likely = [REGIONS[n] for n, w in weights.items() if n and w >= MIN_REGION_WEIGHT]
-    if line.text and line.text == plate.text and any(fitting(line.text, r) for r in likely):
-        # Both read the same text and it fits a format of the plate's
-        # region: nothing to weigh (on a road, most rows), and a stream
-        # frame's time is better spent elsewhere.
-        best, row_probs = line.text, list(line.char_probs)
-    else:
+    # Stacked pairs are a North American practice: on a plate the
+    # recognizer places mostly in a region that has none (a European road's
+    # rows) the glyphs are not looked at (~1 ms a row). On the plates where
+    # they are, it often names no region with listed formats at all.
+    elsewhere = sum(w for n, w in weights.items() if n and not REGIONS[n].stacked)
+    look = glyphs is not None and elsewhere < 0.5
+    main_row = _main_row(line, glyphs() if look else None)
+    if main_row:
         row_logp = ctc.log_steps(line.steps)
-        texts = [t for t in dict.fromkeys(candidates(line, plate, weights)) if t]
+        texts = [t for t in dict.fromkeys(main_row + candidates(line, plate, weights)) if len(t) == len(main_row[0])]
         row_scores = ctc.log_likelihoods(row_logp, [[_COLUMN[ch] for ch in t] for t in texts])
-        scored = {t: r + plate.log_likelihood(t) + math.log(format_odds(t, weights))
-                  for t, r in zip(texts, row_scores)}
-        best = max(scored, key=lambda t: (scored[t], t == line.text, t == plate.text))
-        row_probs = ctc.char_probs(row_logp, [_COLUMN[ch] for ch in best])
-    probs = tuple((a + b) / 2 for a, b in zip(row_probs, plate.char_probs_of(best)))
+        scored = {t: r + math.log(format_odds(t, weights)) for t, r in zip(texts, row_scores)}
+        best = max(scored, key=lambda t: (scored[t], t == line.text))
+        probs = tuple(ctc.char_probs(row_logp, [_COLUMN[ch] for ch in best]))
+    else:
+        if line.text and line.text == plate.text and any(fitting(line.text, r) for r in likely):
+            # Both read the same text and it fits a format of the plate's
+            # region: nothing to weigh (on a road, most rows), and a stream
+            # frame's time is better spent elsewhere.
+            best, row_probs = line.text, list(line.char_probs)
+        else:
+            row_logp = ctc.log_steps(line.steps)
+            texts = [t for t in dict.fromkeys(candidates(line, plate, weights)) if t]
+            row_scores = ctc.log_likelihoods(row_logp, [[_COLUMN[ch] for ch in t] for t in texts])
+            scored = {t: r + plate.log_likelihood(t) + math.log(format_odds(t, weights))
+                      for t, r in zip(texts, row_scores)}
+            best = max(scored, key=lambda t: (scored[t], t == line.text, t == plate.text))
+            row_probs = ctc.char_probs(row_logp, [_COLUMN[ch] for ch in best])
+        probs = tuple((a + b) / 2 for a, b in zip(row_probs, plate.char_probs_of(best)))
     reader = ("both" if best == line.text == plate.text else "row" if best == line.text
               else "plate" if best == plate.text else "formats")
     chosen = TextLine(best, float(np.mean(probs)) if probs else 0.0, probs, (), line.raw, line.steps, reader,
                       (("row", line.text, line.confidence), ("plate", plate.text, plate.confidence)),
                       round_glyph_is_zero(best, weights))
     return Consensus(chosen, reader, plate.region)
+
+
+def _main_row(line: TextLine, seen: Glyphs | None) -> list[str]:
+    """The row reader's text without stacked characters, where the plate shows a stacked pair; else nothing.
+
+    The row's read is the main row's where it is as long; one character
+    longer, it took in one character of a pair at that end (3555N for
+    Wyoming's 3555 A/N), provided the main row's glyphs were all found
+    (Glyphs.even).
+    """
+    if seen is None or not seen.stacked:
+        return []
+    if len(line.text) == seen.main:
+        return [line.text]
+    if len(line.text) == seen.main + 1 and seen.even:
+        return ([line.text[1:]] if seen.left else []) + ([line.text[:-1]] if seen.right else [])
+    return []
 
 
 def _region_weights(plate: SlotRead) -> dict[str, float]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime, timezone
+from functools import partial
 from typing import Callable, Mapping, Protocol
 
 import cv2
@@ -25,6 +26,7 @@ from .rank import Ranked, keep_plates, plate_like, plate_rank, ranked_plates, vo
 from . import two_rows
 from ..records import Box, Frame, PlateCandidate, PlateRead
 from .settle import SettledRows
+from .stacked import Glyphs, glyphs
 
 log = logging.getLogger(__name__)
 
@@ -113,13 +115,16 @@ class RowReader:
         return self.plate_recognizer([plate_crop(frame.image, candidate.quad)])[0]
 
     def agree(self, image: np.ndarray, quads: list[np.ndarray], lines: list[TextLine],
-              plate: SlotRead | None = None, ahead: list[SlotRead | None] | None = None) -> list[TextLine]:
+              plate: SlotRead | None = None, ahead: list[SlotRead | None] | None = None,
+              glyphs_of: Callable[[int], Glyphs | None] | None = None) -> list[TextLine]:
         """Each row's read, or where the plate recognizer reads its plate too, the two readers' consensus.
 
         Only rows the engine reads as a possible registration are read
         again: its read of a date, a clock or a caption (plate_rank 0), or
         of more characters than any plate holds, is no plate's. `ahead`
-        holds, per quad, its plate's read if one was made ahead.
+        holds, per quad, its plate's read if one was made ahead;
+        `glyphs_of`, the glyphs of each quad's plate (stacked.glyphs), by
+        default of the plate around the row.
         """
         if self.plate_recognizer is None:
             return lines
@@ -135,7 +140,8 @@ class RowReader:
             plates = [made[i] if made[i] is not None else fresh[i] for i in todo]
         out = list(lines)
         for i, plate in zip(todo, plates):
-            out[i] = combine(lines[i], plate).line
+            look = partial(glyphs_of, i) if glyphs_of is not None else partial(_glyphs_around, image, quads[i])
+            out[i] = combine(lines[i], plate, look).line
         return out
 
     def read_rows_of_still(self, image: np.ndarray, quads: list[np.ndarray],
@@ -180,7 +186,8 @@ class RowReader:
         # The crop is the plate: the plate recognizer reads it whole, as it
         # was trained, and each row is weighed against that one read.
         plate = self.plate_recognizer([big])[0] if self.plate_recognizer is not None else None
-        lines = self.agree(big, [c.quad for c in candidates], lines, plate=plate)
+        seen = glyphs(big)  # the crop is the plate, whichever row is read
+        lines = self.agree(big, [c.quad for c in candidates], lines, plate=plate, glyphs_of=lambda _: seen)
         reads = keep_plates(frame, candidates, lines, self.cfg, require_digit=False)
         # On a plate the registration is the tallest text; state names,
         # slogans and year stickers are smaller. The whole-crop fallback
@@ -200,8 +207,8 @@ class RowReader:
         key = (lambda r: (plate.log_likelihood(r.text), score(r))) if plate is not None else score
         # Chosen as the letters they show, vanity plates are then written
         # as their region's records write them (consensus.round_glyph_is_zero).
-        return [replace(r, text=r.text.replace("O", "0")) if r.zero_for_o else r
-                for r in sorted(reads, key=key, reverse=True)]
+        reads = _without_stacked(sorted(reads, key=key, reverse=True), seen)
+        return [replace(r, text=r.text.replace("O", "0")) if r.zero_for_o else r for r in reads]
 
 
 class PpocrReader(RowReader):
@@ -221,6 +228,28 @@ class EasyOcrReader(RowReader):
         from .easyocr_onnx import EasyOcrRecognizer
 
         super().__init__(cfg, recognizer or EasyOcrRecognizer(threads=cfg.threads), plate_recognizer)
+
+
+def _glyphs_around(image: np.ndarray, quad: np.ndarray) -> Glyphs | None:
+    return glyphs(plate_crop(image, quad))
+
+
+def _without_stacked(reads: list[PlateRead], seen: Glyphs | None) -> list[PlateRead]:
+    """A crop's reads with the read of its main row first where the best read only adds stacked characters to it.
+
+    The whole-crop row, or a row the detector drew over a stacked pair, can
+    read the pair as characters (2248 for Wyoming's 22 248 BH), and the
+    plate recognizer's whole-crop read, which orders the reads, reads it
+    so too (stacked.py).
+    """
+    if not reads or seen is None or not seen.stacked:
+        return reads
+    best = reads[0].text
+    for r in reads[1:]:
+        if len(r.text) == seen.main < len(best) and ((seen.left and best.endswith(r.text))
+                                                     or (seen.right and best.startswith(r.text))):
+            return [r] + [x for x in reads if x is not r]
+    return reads
 
 
 def trim(quad: np.ndarray, by: float) -> np.ndarray:

@@ -51,6 +51,9 @@ class Region:
     # fits no format as the digit 0 (US records do, and most US states
     # print one glyph for both).
     round_glyph_is_zero: bool = False
+    # Whether the region's plates may carry stacked characters beside the
+    # serial (stacked.py); elsewhere the consensus does not look for them.
+    stacked: bool = False
 
 
 # The US: the common passenger serials of the most populous states (CA
@@ -61,13 +64,13 @@ class Region:
 # and specialty series are many: a text fitting none stays likely.
 US = Region(("DLLLDDD", "LLLDDDD", "LLDDDDD", "DLLDDDD", "DLDDDDD", "DDDDDLD", "LLLLDD", "LDDLLL",
              "LLLDDL", "LLDLDL", "LLLDDD", "DDDLLL", "DDDDLL", "DLLDDD", "DDDLDD", "LDDDLL"),
-            others=0.3, round_glyph_is_zero=True)
+            others=0.3, round_glyph_is_zero=True, stacked=True)
 
 REGIONS: dict[str, Region] = {
     "United States": US,
     # Ontario ABCD123, Quebec ABC123 and 123ABC, and the US formats of the
     # provinces that follow them.
-    "Canada": Region(("LLLLDDD",) + US.formats, others=0.3, round_glyph_is_zero=True),
+    "Canada": Region(("LLLLDDD",) + US.formats, others=0.3, round_glyph_is_zero=True, stacked=True),
     # Old grey plates ABC1234, Mercosul ABC1D23; no vanity plates.
     "Brazil": Region(("LLLDDDD", "LLLDLDD"), others=0.02),
     "Spain": Region(("DDDDCCC", "LDDDDLL", "LLDDDDLL", "LDDDDL", "LLDDDDL"), others=0.05),
