@@ -84,3 +84,22 @@ def test_max_fps_takes_the_newest_frame_at_its_pace() -> None:
     gaps = [b - a for a, b in zip(times, times[1:])]
     assert min(gaps) >= 0.09  # 10 a second, however fast the camera
     assert decoded[-1] - decoded[2] <= 3 * 5  # once its pace is known, about a frame decoded per frame taken
+
+
+def test_max_fps_lets_no_frame_through_early_after_a_late_one() -> None:
+    # A reader that sometimes takes longer than the interval (here every
+    # other frame, 0.14 s at 10 a second): the frame after a late one still
+    # comes a whole interval later, less a little jitter, not early to keep
+    # the average. Catching up let one through 0.06 s after a late one.
+    cam = FakeCamera(delay=0.005)
+    source = open_source(CameraConfig(source="0", max_fps=10, **FAST), capture_factory=cam)
+    times = []
+    for _ in source.frames():
+        times.append(time.monotonic())
+        if len(times) == 9:
+            source.stop()
+        if len(times) % 2:
+            time.sleep(0.14)
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert min(gaps) >= 0.09 - 0.005, gaps
+    assert max(gaps[2:]) <= 0.3, gaps  # and the source keeps up with the reader
