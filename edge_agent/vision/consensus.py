@@ -71,7 +71,7 @@ def combine(line: TextLine, plate: SlotRead, glyphs: Callable[[], Glyphs | None]
     # they are, it often names no region with listed formats at all.
     elsewhere = sum(w for n, w in weights.items() if n and not REGIONS[n].stacked)
     look = glyphs is not None and elsewhere < 0.5
-    main_row = _main_row(line, glyphs() if look else None)
+    main_row = _main_row_texts(line, glyphs() if look else None)
     if main_row:
         row_logp = ctc.log_steps(line.steps)
         texts = [t for t in dict.fromkeys(main_row + candidates(line, plate, weights)) if len(t) == len(main_row[0])]
@@ -102,7 +102,7 @@ def combine(line: TextLine, plate: SlotRead, glyphs: Callable[[], Glyphs | None]
     return Consensus(chosen, reader, plate.region)
 
 
-def _main_row(line: TextLine, seen: Glyphs | None) -> list[str]:
+def _main_row_texts(line: TextLine, seen: Glyphs | None) -> list[str]:
     """The row reader's text without stacked characters, where the plate shows a stacked pair; else nothing.
 
     The row's read is the main row's where it is as long; one character
