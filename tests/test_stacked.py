@@ -56,18 +56,23 @@ def test_glyphs_of_a_blank_or_tiny_image_are_none():
 
 def test_a_rendered_plate_with_a_stacked_pair_is_read_without_it(reader):
     # Without the glyphs' say the reader took in a character of the pair on
-    # all eight (233774, 1EG511, TA636B, ...), as a crop and on the road.
+    # all eight (233774, 1EG511, TA636B, ...), as a crop, in a still of the road
+    # and in a camera's frame.
     renderer = render_us()
     detector = TextLinePlateDetector(CFG)
-    crops, scenes = [], []
+    crops, scenes, streams = [], [], []
     for seed in SEEDS:
         plate, text = renderer.render_us(seed, "stacked")
         crops.append((text, [r.text for r in reader.read_crop(plate)][:1]))
         scene, text, _ = renderer.road_scene(seed, "stacked")
-        frame = Frame(scene, 0, datetime.now(timezone.utc), "rendered", still=True)
-        scenes.append((text, [r.text for r in read_frame(frame, detector, reader)][:1]))
+        still = Frame(scene, 0, datetime.now(timezone.utc), "rendered", still=True)
+        scenes.append((text, [r.text for r in read_frame(still, detector, reader)][:1]))
+        # A camera's frame: one look, the plate around each row looked at.
+        frame = Frame(scene, 0, datetime.now(timezone.utc), "rendered")
+        streams.append((text, [r.text for r in reader(frame, detector(frame))][:1]))
     assert sum(got == [text] for text, got in crops) >= 7, crops
     assert sum(got == [text] for text, got in scenes) >= 7, scenes
+    assert sum(got == [text] for text, got in streams) >= 7, streams
 
 
 @pytest.mark.parametrize("name, registration", [("ma912.png", "5555"), ("wv1056.png", "7524"),
