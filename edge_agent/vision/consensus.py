@@ -72,28 +72,23 @@ def combine(line: TextLine, plate: SlotRead, glyphs: Callable[[], Glyphs | None]
     elsewhere = sum(w for n, w in weights.items() if n and not REGIONS[n].stacked)
     look = glyphs is not None and elsewhere < 0.5
     main_row = _main_row_texts(line, glyphs() if look else None)
-    if main_row:
-        row_logp = ctc.log_steps(line.steps)
-        texts = [t for t in dict.fromkeys(main_row + candidates(line, plate, weights)) if len(t) == len(main_row[0])]
-        row_scores = ctc.log_likelihoods(row_logp, [[_COLUMN[ch] for ch in t] for t in texts])
-        scored = {t: r + math.log(format_odds(t, weights)) for t, r in zip(texts, row_scores)}
-        best = max(scored, key=lambda t: (scored[t], t == line.text))
-        probs = tuple(ctc.char_probs(row_logp, [_COLUMN[ch] for ch in best]))
+    if not main_row and line.text and line.text == plate.text and any(fitting(line.text, r) for r in likely):
+        # Both read the same text and it fits a format of the plate's
+        # region: nothing to weigh (on a road, most rows), and a stream
+        # frame's time is better spent elsewhere.
+        best, row_probs = line.text, list(line.char_probs)
     else:
-        if line.text and line.text == plate.text and any(fitting(line.text, r) for r in likely):
-            # Both read the same text and it fits a format of the plate's
-            # region: nothing to weigh (on a road, most rows), and a stream
-            # frame's time is better spent elsewhere.
-            best, row_probs = line.text, list(line.char_probs)
-        else:
-            row_logp = ctc.log_steps(line.steps)
-            texts = [t for t in dict.fromkeys(candidates(line, plate, weights)) if t]
-            row_scores = ctc.log_likelihoods(row_logp, [[_COLUMN[ch] for ch in t] for t in texts])
-            scored = {t: r + plate.log_likelihood(t) + math.log(format_odds(t, weights))
-                      for t, r in zip(texts, row_scores)}
-            best = max(scored, key=lambda t: (scored[t], t == line.text, t == plate.text))
-            row_probs = ctc.char_probs(row_logp, [_COLUMN[ch] for ch in best])
-        probs = tuple((a + b) / 2 for a, b in zip(row_probs, plate.char_probs_of(best)))
+        row_logp = ctc.log_steps(line.steps)
+        texts = [t for t in dict.fromkeys(main_row + candidates(line, plate, weights)) if t]
+        if main_row:
+            texts = [t for t in texts if len(t) == len(main_row[0])]
+        row_scores = ctc.log_likelihoods(row_logp, [[_COLUMN[ch] for ch in t] for t in texts])
+        # Where the plate recognizer's slots hold a stacked pair, they say nothing of the main row.
+        scored = {t: r + (0.0 if main_row else plate.log_likelihood(t)) + math.log(format_odds(t, weights))
+                  for t, r in zip(texts, row_scores)}
+        best = max(scored, key=lambda t: (scored[t], t == line.text, not main_row and t == plate.text))
+        row_probs = ctc.char_probs(row_logp, [_COLUMN[ch] for ch in best])
+    probs = tuple(row_probs) if main_row else tuple((a + b) / 2 for a, b in zip(row_probs, plate.char_probs_of(best)))
     reader = ("both" if best == line.text == plate.text else "row" if best == line.text
               else "plate" if best == plate.text else "formats")
     chosen = TextLine(best, float(np.mean(probs)) if probs else 0.0, probs, (), line.raw, line.steps, reader,
