@@ -72,10 +72,15 @@ def test_window_runs_made_by_the_waiting_reader_and_a_detector_on_two_threads_gi
     images = highway_frames(30)
     cfg = ReaderConfig()
     pipeline = Pipeline.build(cfg, CameraConfig(source="x"), 2)
-    assert pipeline.detector.cfg.threads == 2  # the reader's core lent to the detector's runs
-    # Model runs slowed, so the reader surely waits while a frame's windows
+    assert pipeline.detector.cfg.threads == 2  # the reader's core lent to the detector's whole scans
+    text_detector = pipeline.detector.text_detector
+    # Followed windows on a session of their own, one thread: waking the
+    # lent thread for a small window's parts cost more than it gave.
+    assert text_detector.window_session is not text_detector.session
+    assert text_detector.window_session.get_session_options().intra_op_num_threads == 1
+    # Window runs slowed, so the reader surely waits while a frame's windows
     # are being run, whatever the machine's speed.
-    pipeline.detector.text_detector.session = SlowRuns(pipeline.detector.text_detector.session)
+    text_detector.window_session = SlowRuns(text_detector.window_session)
     two = [(frame.index, [(r.text, r.box.as_list(), r.confidence, r.carried) for r in reads])
            for frame, reads in pipeline.reads(stream(images))]
     assert two == run(images, 1)

@@ -91,3 +91,4 @@ def test_the_detector_s_maps_are_the_same_on_one_thread_or_two():
     for size in ((1024, 576), (256, 128)):  # a whole scan, a followed window
         x = _blob(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
         assert np.array_equal(one.session.run(None, {"x": x})[0], two.session.run(None, {"x": x})[0])
+        assert np.array_equal(one.session.run(None, {"x": x})[0], two.window_session.run(None, {"x": x})[0])

@@ -23,9 +23,9 @@ is the same whichever thread made it.
 Where the detector's half is the longer (an AVX2 core without VNNI runs
 the uint8-weight detector: detect 66 ms and decode 5 ms a frame, read
 52 ms), the reader's thread, waiting, makes some of the detector's
-followed-window runs (spare_hands.py), and the detector's model has the
-reader's core as a second intra-op thread that sleeps when not lent
-(split_threads), so a whole-frame scan, one long run, takes both cores
+followed-window runs (spare_hands.py), and the detector's whole-frame
+scans have the reader's core as a second intra-op thread that sleeps when
+not lent (split_threads), so a scan, one long run, takes both cores
 while the reader waits for it. Each run is made on the same pixels and
 the model's maps do not depend on its threads, so the reads are the same
 on one worker or two.
@@ -104,9 +104,12 @@ def split_threads(workers: int, threads: int) -> Threads:
 
     With exactly two workers the detector's model has one more thread,
     which sleeps rather than spins: the reader's core, lent to the
-    detector's runs whenever the reader waits (a whole-frame scan above
-    all, which nothing else can share: 233 -> 140 ms at 1024x576, AVX2).
-    Its maps are the same to the bit on one thread or two.
+    detector's whole-frame scans whenever the reader waits (one run each,
+    which nothing else can share: 233 -> 140 ms at 1024x576, AVX2).
+    Followed windows run on a one-thread session of their own
+    (text_detector.TextDetector.window_session), where the reader's
+    thread helps instead (spare_hands.py). Maps are the same to the bit
+    on one thread or two.
 
     Three workers or more give each half's models workers' threads that
     spin. The detector's half takes the odd one, so no half has fewer
