@@ -161,7 +161,8 @@ def test_a_closer_look_too_small_for_overlapping_tiles_is_scanned_whole():
     assert isinstance(TextLinePlateDetector(ReaderConfig(detect_max_side=320)).closer_looks(frame), list)
 
 
-def test_closer_looks_in_tiles_find_the_rows_of_a_whole_scan_and_need_no_more_memory():
+def _tiled_look(plate: Box) -> tuple[float, float, float]:
+    """The detector's growth (MB) over car9's tiled 1600-pixel look, and the plate's best IoU tiled and whole."""
     bound_heap()  # as the agent does
     image = car9(scale=1.0)
     detector = TextLinePlateDetector(CFG)
@@ -172,12 +173,21 @@ def test_closer_looks_in_tiles_find_the_rows_of_a_whole_scan_and_need_no_more_me
     tiled = detector.candidates(image, upscale=True, max_side=side, max_pixels=budget)
     grown = _resident_mb() - first_look
     whole = detector.candidates(image, upscale=True, max_side=side)
+    return grown, max(plate.iou(c.box) for c in tiled), max(plate.iou(c.box) for c in whole)
+
+
+def test_closer_looks_in_tiles_find_the_rows_of_a_whole_scan_and_need_no_more_memory():
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # In a fresh process: what the tests before left in this one's heap
+    # moved the growth measured here (16.7 MB alone, 23.6 once in a full run).
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        grown, tiled, whole = pool.submit(_tiled_look, Box(1029, 490, 119, 59)).result(timeout=300)
     # The tiles box the pale plate as the whole scan does. Rows the model is
     # unsure of (score near box_thresh) may come and go with what else it
     # sees: on the dev photos the reads stayed the same.
-    plate = Box(1029, 490, 119, 59)
-    assert max(plate.iou(c.box) for c in whole) > 0.7
-    assert max(plate.iou(c.box) for c in tiled) > 0.7
+    assert whole > 0.7 and tiled > 0.7
     # Scanned whole, the 1600-pixel look grew the detector's arena by ~70 MB.
     assert grown < 20, grown
 
