@@ -187,7 +187,8 @@ def test_closer_looks_in_tiles_find_the_rows_of_a_whole_scan_and_need_no_more_me
     # The tiles box the pale plate as the whole scan does. Rows the model is
     # unsure of (score near box_thresh) may come and go with what else it
     # sees: on the dev photos the reads stayed the same.
-    assert whole > 0.7 and tiled > 0.7
+    assert whole > 0.7, whole
+    assert tiled > 0.7, tiled
     # Scanned whole, the 1600-pixel look grew the detector's arena by ~70 MB.
     assert grown < 20, grown
 
