@@ -264,15 +264,28 @@ def test_speed_workers_alternate_rounds_and_print_each_configuration_s_medians()
     done = bench("speed", "--video", str(highway), "--seconds", "1", "--workers", "2", "--rounds", "2")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[2] == "round 1 of 2:" and lines[5] == "round 2 of 2:"
+    assert lines[2] == "round 1 of 2:" and lines[6] == "round 2 of 2:"
     assert re.match(r"workers 1: [\d.]+ fps .* 1\.00x of the first; .* model threads detect/read 1/1$", lines[3])
     # With two workers the detector has the reader's core as a second thread.
     assert re.match(r"workers 2: [\d.]+ fps .* model threads detect/read 2/1$", lines[4])
-    assert lines[8] == "median of 2 rounds:"
-    assert re.fullmatch(r"workers 1: [\d.]+ fps, 1\.00x of the first \(1\.00 1\.00\)", lines[9])
-    ratios = re.fullmatch(r"workers 2: [\d.]+ fps, ([\d.]+)x of the first \(([\d.]+) ([\d.]+)\)", lines[10])
+    # Each round ends with what two separate one-worker processes make at once.
+    shares = []
+    for row, at in ((lines[4], lines[5]), (lines[8], lines[9])):
+        beside = re.fullmatch(r"2 one-worker pipelines side by side: ([\d.]+) fps together, [\d.]+x of the first; "
+                              r"workers 2 made ([\d.]+) of it", at)
+        two = float(re.match(r"workers 2: ([\d.]+) fps", row).group(1))
+        assert beside and float(beside.group(1)) > 0
+        assert abs(float(beside.group(2)) - two / float(beside.group(1))) <= 0.006
+        shares.append(float(beside.group(2)))
+    assert lines[10] == "median of 2 rounds:"
+    assert re.fullmatch(r"workers 1: [\d.]+ fps, 1\.00x of the first \(1\.00 1\.00\)", lines[11])
+    ratios = re.fullmatch(r"workers 2: [\d.]+ fps, ([\d.]+)x of the first \(([\d.]+) ([\d.]+)\)", lines[12])
     median, first, second = (float(g) for g in ratios.groups())
     assert abs(median - (first + second) / 2) <= 0.006  # the median of two, as printed to two places
+    made = re.fullmatch(r"workers 2 made ([\d.]+) of 2 one-worker pipelines side by side \(([\d.]+) ([\d.]+)\)",
+                        lines[13])
+    median, first, second = (float(g) for g in made.groups())
+    assert [first, second] == shares and abs(median - (first + second) / 2) <= 0.006
     done = bench("speed", "--workers", "2", "--rounds", "0", "--seconds", "1")
     assert done.returncode == 2 and done.stderr.strip() == "edge-agent: bench: --rounds must be between 1 and 20"
     done = bench("speed", "--rounds", "3", "--seconds", "1")

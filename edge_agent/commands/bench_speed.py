@@ -6,6 +6,7 @@ import argparse
 import os
 import statistics
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -115,7 +116,7 @@ def _read_all(cap):
 
 
 def throughput(video: Path | None, size: tuple[int, int], seconds: float, cfg: ReaderConfig, workers: int,
-               cameras: int = 1) -> dict:
+               cameras: int = 1, ready: Callable[[], object] | None = None) -> dict:
     """Frames a second through the agent's pipeline (pipeline.py) with `workers`, frames decoded as it goes.
 
     Every frame of the stream is read, as from a file, 1/25 s apart in
@@ -124,7 +125,8 @@ def throughput(video: Path | None, size: tuple[int, int], seconds: float, cfg: R
     peak RSS is that configuration's own. With several `cameras`, the agent's
     way (service/agent.py): the workers shared out, one pipeline per camera on
     its own thread, all on one set of models (Pipeline.sharing_models); each
-    camera reads the clip from its own starting frame.
+    camera reads the clip from its own starting frame. `ready` is called
+    once the models are warm, just before the timed run (side_by_side).
     """
     import threading
 
@@ -163,6 +165,8 @@ def throughput(video: Path | None, size: tuple[int, int], seconds: float, cfg: R
     # The first frames load the models' arenas: not timed.
     deadline[0] = time.monotonic() + 1.0
     all_cameras()
+    if ready is not None:
+        ready()
     deadline[0] = time.monotonic() + seconds
     wall = all_cameras()
     return {"workers": workers, "cameras": cameras, "frames": sum(counts), "fps": sum(counts) / wall,
@@ -174,6 +178,32 @@ def _throughput_in_child(queue, *args) -> None:
     queue.put(throughput(*args))
 
 
+def _one_worker_beside_others(queue, barrier, video, size, seconds, cfg) -> None:
+    queue.put(throughput(video, size, seconds, cfg, 1, ready=barrier.wait))
+
+
+def side_by_side(ctx, video: Path | None, size: tuple[int, int], seconds: float, cfg: ReaderConfig,
+                 count: int) -> float:
+    """Frames a second of `count` one-worker pipelines in separate processes at once, together.
+
+    Nothing is shared between them, not even the interpreter's lock, so
+    this is what `count` cores give this work on this machine: the ceiling
+    `count` workers of one pipeline can reach. On a VM it moves with the
+    host's load as much as the workers do, so it is measured in the same
+    round as they are. The processes start their timed runs together,
+    once every one has warmed its models.
+    """
+    queue, barrier = ctx.Queue(), ctx.Barrier(count)
+    children = [ctx.Process(target=_one_worker_beside_others, args=(queue, barrier, video, size, seconds, cfg))
+                for _ in range(count)]
+    for child in children:
+        child.start()
+    together = sum(queue.get()["fps"] for _ in children)
+    for child in children:
+        child.join()
+    return together
+
+
 def print_workers(video: Path | None, size: tuple[int, int], seconds: float, cfg: ReaderConfig, most: int,
                   cameras: int = 1, rounds: int = 1) -> None:
     """Frames a second for 1..most workers (or, with `cameras`, 1..cameras cameras on `most` workers),
@@ -182,7 +212,9 @@ def print_workers(video: Path | None, size: tuple[int, int], seconds: float, cfg
     A ratio is taken within a round, the configurations one after another,
     so a shared machine's slow minutes (one x86 VM: 6.9 to 8.7 fps on one
     worker within ten minutes) move both sides of it; the median of the
-    rounds is the figure to quote.
+    rounds is the figure to quote. With workers, each round ends with as
+    many one-worker pipelines side by side (side_by_side): how much of
+    what the cores give the most workers took.
     """
     import multiprocessing
     import statistics
@@ -191,6 +223,8 @@ def print_workers(video: Path | None, size: tuple[int, int], seconds: float, cfg
     runs = [(w, 1) for w in range(1, most + 1)] if cameras <= 1 else [(most, c) for c in range(1, cameras + 1)]
     ratios: dict[int, list[float]] = {i: [] for i in range(len(runs))}
     fps: dict[int, list[float]] = {i: [] for i in range(len(runs))}
+    ceiling: list[float] = []  # the most workers' share of side_by_side's frames, each round
+    beside = cameras <= 1 and most > 1
     for round_ in range(rounds):
         if rounds > 1:
             print(f"round {round_ + 1} of {rounds}:")
@@ -211,12 +245,21 @@ def print_workers(video: Path | None, size: tuple[int, int], seconds: float, cfg
                   f"peak RSS {r['peak_rss_mb']:.0f} MB "
                   f"({r['peak_rss_mb'] / one['peak_rss_mb']:.2f}x); model threads detect/read "
                   f"{r['threads'][0]}/{r['threads'][1]}", flush=True)
+        if beside:
+            together = side_by_side(ctx, video, size, seconds, cfg, most)
+            ceiling.append(rows[-1]["fps"] / together)
+            print(f"{most} one-worker pipelines side by side: {together:.2f} fps together, "
+                  f"{together / rows[0]['fps']:.2f}x of the first; workers {most} made "
+                  f"{ceiling[-1]:.2f} of it", flush=True)
     if rounds > 1:
         print(f"median of {rounds} rounds:")
         for i, (workers, count) in enumerate(runs):
             print(f"{_what(workers, count, cameras)}: {statistics.median(fps[i]):.2f} fps, "
                   f"{statistics.median(ratios[i]):.2f}x of the first (" +
                   " ".join(f"{x:.2f}" for x in ratios[i]) + ")")
+        if beside:
+            print(f"workers {most} made {statistics.median(ceiling):.2f} of {most} one-worker pipelines "
+                  "side by side (" + " ".join(f"{x:.2f}" for x in ceiling) + ")")
 
 
 def _what(workers: int, count: int, cameras: int) -> str:
