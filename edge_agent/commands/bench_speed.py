@@ -326,7 +326,8 @@ def register(kinds) -> None:
                    help="read a settled plate again every this many frames "
                         f"(1: every plate in every frame; default {ReaderConfig.reread_every})")
     p.add_argument("--workers", type=int, default=0,
-                   help="print frames a second for 1..N workers (pipeline.py), each in a fresh process, "
+                   help="print frames a second for 1..N workers (pipeline.py), each in a fresh process, then "
+                        "for N one-worker processes side by side (what N cores give; N models in memory), "
                         "instead of the per-stage times")
     p.add_argument("--cameras", type=int, default=0,
                    help="print frames a second and memory for 1..N cameras of one agent ([[cameras]]) on "
