@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import statistics
 import sys
 import tempfile
 import threading
@@ -31,6 +32,13 @@ from .loopstream import LoopStream, encode_clip
 # every frame shape; what remains is the slow creep a months-long run cannot afford.
 FLAT_TOLERANCE_MB = 20.0
 WARMUP_FRAMES = 200
+# Samples each end's level is the median of. With two workers the agent's
+# RSS swings by ~25 MB from one sample to the next (highway clip, 8 000
+# frames sampled every 500: 276-301 MB and back, flat end to end), more than
+# the tolerance, so one sample at each end called a swing growth (a 2 500-
+# frame run: 270.7 -> 301.5 MB). One high or low sample cannot move a median
+# of three; a creep moves all three.
+LEVEL_SAMPLES = 3
 
 
 def rss_mb() -> float:
@@ -51,12 +59,17 @@ class SoakResult:
     hits: int = 0
     after_stop_mb: float = 0.0  # once the agent closed its store and connections
 
-    @property
-    def start(self) -> tuple[int, float]:
-        """The first sample after the warm-up (in a short run, after the first frames)."""
+    def _judged(self) -> list[tuple[int, float]]:
+        """The samples after the warm-up (in a short run, after the first frames)."""
         running = [s for s in self.samples if s[0] > 0]
         warm = [s for s in running if s[0] >= WARMUP_FRAMES]
-        return (warm or running or self.samples or [(0, 0.0)])[0]
+        return warm or running or self.samples or [(0, 0.0)]
+
+    @property
+    def start(self) -> tuple[int, float]:
+        """The first judged sample's frame, and the median MB of the first LEVEL_SAMPLES."""
+        first = self._judged()[:LEVEL_SAMPLES]
+        return first[0][0], statistics.median(mb for _, mb in first)
 
     @property
     def start_mb(self) -> float:
@@ -64,7 +77,8 @@ class SoakResult:
 
     @property
     def end_mb(self) -> float:
-        return self.samples[-1][1] if self.samples else 0.0
+        """The median MB of the last LEVEL_SAMPLES samples."""
+        return statistics.median(mb for _, mb in self._judged()[-LEVEL_SAMPLES:])
 
     @property
     def max_mb(self) -> float:
@@ -105,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(summary, indent=1))
     print(f"soak: {result.frames} frames in {result.seconds:.0f} s ({summary['fps']} fps), "
           f"{result.vehicles} vehicles, {result.hits} hits; resident memory start {summary['start_mb']} MB "
-          f"(at frame {result.start[0]}), end {summary['end_mb']} MB, max {summary['max_mb']} MB: "
+          f"(from frame {result.start[0]}), end {summary['end_mb']} MB (each the median of {LEVEL_SAMPLES} "
+          f"samples), max {summary['max_mb']} MB: "
           + ("flat" if result.flat else f"GREW by more than {FLAT_TOLERANCE_MB:.0f} MB"))
     return EXIT_OK if result.flat and result.frames >= args.frames else EXIT_FAILURE
 
