@@ -178,10 +178,6 @@ def _throughput_in_child(queue, *args) -> None:
     queue.put(throughput(*args))
 
 
-def _one_worker_beside_others(queue, barrier, video, size, seconds, cfg) -> None:
-    queue.put(throughput(video, size, seconds, cfg, 1, ready=barrier.wait))
-
-
 def side_by_side(ctx, video: Path | None, size: tuple[int, int], seconds: float, cfg: ReaderConfig,
                  count: int) -> float:
     """Frames a second of `count` one-worker pipelines in separate processes at once, together.
@@ -194,7 +190,7 @@ def side_by_side(ctx, video: Path | None, size: tuple[int, int], seconds: float,
     once every one has warmed its models.
     """
     queue, barrier = ctx.Queue(), ctx.Barrier(count)
-    children = [ctx.Process(target=_one_worker_beside_others, args=(queue, barrier, video, size, seconds, cfg))
+    children = [ctx.Process(target=_throughput_in_child, args=(queue, video, size, seconds, cfg, 1, 1, barrier.wait))
                 for _ in range(count)]
     for child in children:
         child.start()
